@@ -1,0 +1,109 @@
+"""The algorithm contract: declared hyperparameters and a per-model update the engine vectorizes.
+
+An algorithm writes `update` for ONE model: parameters and state are dicts of tensors, the batch is a
+dict of tensors with a leading batch dimension. The engine runs it over a stack of models with
+`torch.func.vmap`, so `update` must be pure tensor code: no Python branching on tensor values, no
+in-place updates of its inputs, randomness only from `benchmark.rng` with the batch's `key`.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+from benchmark.params import Param
+
+Tensors = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How the engine draws batches: `shuffle` (epochs of disjoint batches) or `poisson` (rate q).
+
+    For `poisson` the engine returns `batch_size` slots per step (the cap) with a 0/1 `mask`.
+    """
+
+    kind: str
+    batch_size: int
+    steps_per_epoch: int
+    rate: float = 0.0
+
+
+@dataclass
+class Prepared:
+    """Per-model numbers an update needs (stacked into [K] tensors) and extras to record."""
+
+    values: dict[str, float]
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+class FunctionalModel:
+    """A module used functionally: the engine passes one model's parameters explicitly."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+    def logits(self, params: Tensors, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.module, params, (x,))
+
+    def losses(self, params: Tensors, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Per-example cross-entropy."""
+        return F.cross_entropy(self.logits(params, x), y, reduction="none")
+
+
+class Algorithm:
+    """Base class. Subclasses set the class variables and implement `update`."""
+
+    name: ClassVar[str]
+    hparams: ClassVar[dict[str, Param]]
+    # Hyperparameters that may differ between models of one stack (numbers read from `Prepared`).
+    per_model: ClassVar[tuple[str, ...]] = ()
+    needs_groups: ClassVar[bool] = False
+    stackable: ClassVar[bool] = True
+
+    def sampling(self, hp: dict[str, Any], n_train: int) -> Sampling:
+        """Batches as plain minibatch SGD draws them; override for other samplers."""
+        b = min(int(hp["batch_size"]), n_train)
+        return Sampling("shuffle", b, n_train // b)
+
+    def prepare(self, hp: dict[str, Any], n_train: int, n_groups: int | None) -> Prepared:
+        """Per-model numbers for `update` (default: the `per_model` hyperparameters as floats)."""
+        return Prepared({k: float(hp[k]) for k in self.per_model})
+
+    def init_state(self, params: Tensors, n_groups: int | None) -> Tensors:
+        """Optimiser and algorithm state of one model (e.g. a momentum buffer per parameter)."""
+        return {f"buf.{k}": torch.zeros_like(v) for k, v in params.items()}
+
+    def update(self, model: FunctionalModel, params: Tensors, state: Tensors, batch: Tensors,
+               values: Tensors, step: int) -> tuple[Tensors, Tensors]:
+        """One training step of one model; returns new (params, state)."""
+        raise NotImplementedError
+
+
+def sgd_momentum(params: Tensors, grads: Tensors, state: Tensors, values: Tensors
+                 ) -> tuple[Tensors, Tensors]:
+    """torch.optim.SGD's update (momentum, weight decay, no dampening), functionally for one model."""
+    new_params, new_state = {}, dict(state)
+    for k, p in params.items():
+        d = grads[k] + values["weight_decay"] * p
+        buf = values["momentum"] * state[f"buf.{k}"] + d
+        new_state[f"buf.{k}"] = buf
+        new_params[k] = p - values["lr"] * buf
+    return new_params, new_state
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of `x` over entries where `mask` is 1 (0 when the mask is empty)."""
+    return (x * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+SGD_HPARAMS: dict[str, Param] = {
+    "lr": Param(0.05, float, "learning rate"),
+    "momentum": Param(0.9, float, "SGD momentum"),
+    "weight_decay": Param(0.0, float, "L2 weight decay"),
+    "batch_size": Param(64, int, "batch size"),
+    "epochs": Param(5, int, "passes over the training set"),
+}

@@ -1,0 +1,196 @@
+"""Algorithm registry: YAML entries (built in, from extra folders, or from plugins) validated by a schema.
+
+Each entry names its implementation as `module:Class`. Entries come from `algorithms/*.yaml`, from
+folders in `ACA_BENCH_REGISTRY` (os.pathsep-separated) or passed explicitly, and from the entry-point
+group `aca_bench.algorithms` (an object that is an entry dict or a path to a YAML file).
+"""
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from algorithms.base import Algorithm
+from benchmark.errors import BenchError
+
+ENTRY_POINT_GROUP = "aca_bench.algorithms"
+BUILTIN_DIR = Path(__file__).parent
+KNOWN_NEEDS = ("groups",)
+_SCHEMA: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "implementation": (str,),
+    "description": (str,),
+    "authors": (list,),
+    "paper": (str,),
+    "code": (str,),
+    "license": (str,),
+    "needs": (list,),
+    "stackable": (bool,),
+    "grid": (dict,),
+}
+_OPTIONAL = {"paper", "code", "needs", "grid"}
+
+
+@dataclass
+class Entry:
+    """A validated registry entry and the algorithm class it names."""
+
+    name: str
+    source: str
+    card: dict[str, Any]
+    cls: type[Algorithm] = field(repr=False)
+
+    def create(self) -> Algorithm:
+        return self.cls()
+
+
+def _problem(source: str, fld: str, msg: str) -> str:
+    return f"{source}: {fld}: {msg}"
+
+
+def check_entry(card: Any, source: str) -> tuple[list[str], type[Algorithm] | None]:
+    """All problems with one entry (each 'source: field: message'), and its class when it imports."""
+    if not isinstance(card, dict):
+        return [_problem(source, "(top)", "an entry must be a mapping of fields")], None
+    problems = []
+    for fld, types in _SCHEMA.items():
+        if fld not in card:
+            if fld not in _OPTIONAL:
+                problems.append(_problem(source, fld, "required field is missing"))
+            continue
+        if not isinstance(card[fld], types):
+            problems.append(_problem(source, fld, f"must be a {types[0].__name__}"))
+    for fld in sorted(set(card) - set(_SCHEMA)):
+        problems.append(_problem(source, fld, "unknown field"))
+    bad_needs = [n for n in card.get("needs") or [] if n not in KNOWN_NEEDS]
+    if bad_needs:
+        problems.append(_problem(source, "needs", f"unknown need {bad_needs[0]!r} (known: {KNOWN_NEEDS})"))
+    if problems:
+        return problems, None
+    cls, import_problem = _import(card["implementation"])
+    if import_problem:
+        return [_problem(source, "implementation", import_problem)], None
+    problems += _check_contract(card, cls, source)
+    return problems, cls
+
+
+def _import(spec: str) -> tuple[Any, str | None]:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        return None, f"expected 'module:Class', got {spec!r}"
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except Exception as exc:  # any import failure is the entry's problem, reported in one line
+        return None, f"cannot import {spec}: {type(exc).__name__}: {exc}"
+    if not (isinstance(obj, type) and issubclass(obj, Algorithm)):
+        return None, f"{spec} is not a subclass of algorithms.base.Algorithm"
+    return obj, None
+
+
+def _check_contract(card: dict, cls: type[Algorithm], source: str) -> list[str]:
+    problems = []
+    if getattr(cls, "name", None) != card["name"]:
+        problems.append(_problem(source, "name", f"{card['name']!r} differs from the class's name "
+                                                 f"{getattr(cls, 'name', None)!r}"))
+    hparams = getattr(cls, "hparams", None)
+    if not isinstance(hparams, dict):
+        return problems + [_problem(source, "implementation", "class declares no hparams dict")]
+    if "update" not in vars(cls) and cls.stackable:
+        problems.append(_problem(source, "implementation", "class does not implement update()"))
+    for key in sorted(set(cls.per_model) - set(hparams)):
+        problems.append(_problem(source, "implementation", f"per_model names undeclared hparam {key!r}"))
+    for key, values in (card.get("grid") or {}).items():
+        if key not in hparams:
+            problems.append(_problem(source, f"grid.{key}", "not a hyperparameter of the algorithm"))
+            continue
+        if not isinstance(values, list) or not values:
+            problems.append(_problem(source, f"grid.{key}", "must be a non-empty list of values"))
+            continue
+        for v in values:
+            try:
+                hparams[key].coerce(key, v)
+            except BenchError as exc:
+                problems.append(_problem(source, f"grid.{key}", exc.message))
+    if card["stackable"] != cls.stackable:
+        problems.append(_problem(source, "stackable", f"entry says {card['stackable']}, class says "
+                                                      f"{cls.stackable}"))
+    if ("groups" in (card.get("needs") or [])) != cls.needs_groups:
+        problems.append(_problem(source, "needs", f"class needs_groups is {cls.needs_groups}"))
+    return problems
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; malformed YAML is a one-line BenchError naming the file and line."""
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise BenchError(f"{path}:{where} malformed YAML: {getattr(exc, 'problem', exc)}") from None
+    except OSError as exc:
+        raise BenchError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def entry_sources(extra: list[Path] | None = None) -> list[tuple[str, Any]]:
+    """(source, card) pairs from built-in, environment, explicit and plugin locations."""
+    folders = [BUILTIN_DIR]
+    folders += [Path(p) for p in os.environ.get("ACA_BENCH_REGISTRY", "").split(os.pathsep) if p]
+    files: list[Path] = []
+    for p in [*folders, *(extra or [])]:
+        p = Path(p)
+        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+    out = []
+    for folder in {f.parent.resolve() for f in files}:
+        if str(folder) not in sys.path and folder != BUILTIN_DIR.resolve():
+            sys.path.insert(0, str(folder))
+    for f in files:
+        out.append((str(f), read_yaml(f)))
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        obj = ep.load()
+        out.append((f"entry point {ep.name}", read_yaml(Path(obj)) if isinstance(obj, str | Path) else obj))
+    return out
+
+
+def validate(extra: list[Path] | None = None) -> tuple[dict[str, Entry], list[str]]:
+    """Every entry checked: valid entries by name, and one line per problem (duplicates refused)."""
+    entries: dict[str, Entry] = {}
+    problems: list[str] = []
+    for source, card in entry_sources(extra):
+        errs, cls = check_entry(card, source)
+        if errs:
+            problems += errs
+            continue
+        name = card["name"]
+        if name in entries:
+            problems.append(_problem(source, "name", f"duplicate name {name!r} (already in "
+                                                     f"{entries[name].source})"))
+            continue
+        entries[name] = Entry(name, source, card, cls)
+    return entries, problems
+
+
+_CACHE: dict[tuple, dict[str, Entry]] = {}
+
+
+def load(extra: list[Path] | None = None) -> dict[str, Entry]:
+    """Valid entries by name; any invalid entry stops with its first problem as one line."""
+    key = (tuple(map(str, extra or [])), os.environ.get("ACA_BENCH_REGISTRY", ""))
+    if key not in _CACHE:
+        entries, problems = validate(extra)
+        if problems:
+            raise BenchError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+        _CACHE[key] = entries
+    return _CACHE[key]
+
+
+def get(name: str, extra: list[Path] | None = None) -> Entry:
+    """The entry called `name`, or a BenchError listing the known ones."""
+    entries = load(extra)
+    if name not in entries:
+        raise BenchError(f"unknown algorithm '{name}' (known: {', '.join(sorted(entries))})")
+    return entries[name]

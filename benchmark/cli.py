@@ -1,0 +1,22 @@
+"""The `aca-bench` command line: a click group whose commands live in benchmark/commands/."""
+
+import importlib
+import pkgutil
+
+import click
+
+from benchmark import __version__, commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="aca-bench")
+def main() -> None:
+    """aca-bench: how large must a collective be (alpha*) to steer a learning algorithm?
+
+    Sweep the collective's fraction alpha x seeds x hyperparameters, store one record per run,
+    and report the success curve S(alpha) and the critical mass alpha* per algorithm.
+    """
+
+
+for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+    main.add_command(importlib.import_module(f"{commands.__name__}.{_info.name}").command, name=_info.name)

@@ -1,0 +1,170 @@
+"""The stacked training engine: K models (alphas, seeds, per-model hparams) trained at once with vmap.
+
+Data stays on the device in its raw form; batches are drawn by index on the device from each model's
+own counter-based generator; the collective's strategy is applied on the fly to member examples.
+"""
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+from torch.func import stack_module_state, vmap
+
+from algorithms.base import Algorithm, FunctionalModel, Sampling, Tensors
+from benchmark.collective import collective_indices
+from benchmark.rng import key_from, uniform
+from tasks.base import Task, TaskData
+
+EVAL_CHUNK = 2048
+
+
+@dataclass
+class Stack:
+    """A trained stack: stacked parameters [K, ...] and the functional model they belong to."""
+
+    model: FunctionalModel
+    params: Tensors
+    extras: list[dict]  # what each model's `Prepared.record` says (e.g. DP noise and epsilon)
+    poisson_overflows: list[int]
+
+
+def init_params(task: Task, seeds: list[int], device: torch.device) -> tuple[FunctionalModel, Tensors]:
+    """Per-seed initialised models, stacked; the initialisation depends on the seed only."""
+    modules = []
+    for seed in seeds:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(key_from("init", seed))
+            modules.append(task.make_model())
+    params, _ = stack_module_state(modules)
+    base = copy.deepcopy(modules[0]).to("meta")
+    return FunctionalModel(base), {k: v.detach().to(device) for k, v in params.items()}
+
+
+def member_mask(n: int, alphas: list[float], seeds: list[int], device: torch.device) -> torch.Tensor:
+    """[K, n] bool: which training examples belong to each model's collective."""
+    mask = torch.zeros(len(alphas), n, dtype=torch.bool)
+    for k, (alpha, seed) in enumerate(zip(alphas, seeds, strict=True)):
+        mask[k, collective_indices(n, alpha, seed)] = True
+    return mask.to(device)
+
+
+def poisson_cap(n: int, q: float) -> int:
+    """Slots per Poisson batch: mean + 10 sd + 16, so overflow has probability below 1e-20."""
+    mean = n * q
+    return min(n, int(math.ceil(mean + 10 * math.sqrt(mean * (1 - q)) + 16)))
+
+
+def draw_indices(sampling: Sampling, keys: torch.Tensor, n: int, epoch: int, step: int,
+                 perm: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(indices [K, B], mask [K, B] float, overflow [K] bool) of one step."""
+    k = keys.shape[0]
+    if sampling.kind == "shuffle":
+        b = sampling.batch_size
+        idx = perm[:, step * b : (step + 1) * b]
+        return idx, torch.ones(k, b, device=keys.device), torch.zeros(k, dtype=torch.bool, device=keys.device)
+    u = vmap(uniform, in_dims=(0, None, None))(keys, (1 << 40) + epoch * (1 << 20) + step, n)
+    chosen = u < sampling.rate
+    vals, idx = torch.topk(u, sampling.batch_size, dim=1, largest=False, sorted=False)
+    overflow = chosen.sum(1) > sampling.batch_size
+    return idx, (vals < sampling.rate).float(), overflow
+
+
+def make_batch(task: Task, data: TaskData, member: torch.Tensor, idx: torch.Tensor, mask: torch.Tensor,
+               algo_keys: torch.Tensor, with_groups: bool) -> Tensors:
+    """Gather a [K, B] batch, plant the strategy on members, relabel them y*, preprocess."""
+    x = data.x_train[idx]
+    is_member = member.gather(1, idx)
+    shape = is_member.shape + (1,) * (x.dim() - 2)
+    x = torch.where(is_member.view(shape), task.strategy(x), x)
+    y = torch.where(is_member, torch.full_like(idx, task.y_star), data.y_train[idx])
+    batch = {"x": task.preprocess(x), "y": y, "mask": mask, "key": algo_keys}
+    if with_groups:
+        batch["group"] = task.group_ids(y, data.attr_train[idx])
+    return batch
+
+
+def train_stack(task: Task, data: TaskData, algo: Algorithm, hps: list[dict], alphas: list[float],
+                seeds: list[int], device: torch.device,
+                on_epoch: Callable[[float], None] | None = None) -> Stack:
+    """Train one model per (hparams, alpha, seed) triple together; returns the stacked parameters.
+
+    The hparams of all models must agree except for `algo.per_model` keys.
+    """
+    n = data.x_train.shape[0]
+    k = len(hps)
+    sampling = algo.sampling(hps[0], n)
+    prepared = [algo.prepare(hp, n, task.n_groups) for hp in hps]
+    values = {name: torch.tensor([p.values[name] for p in prepared], device=device, dtype=torch.float32)
+              for name in prepared[0].values}
+    model, params = init_params(task, seeds, device)
+    member = member_mask(n, alphas, seeds, device)
+    batch_keys = torch.tensor([key_from("batches", s) for s in seeds], device=device)
+    algo_keys = torch.tensor([key_from("update", s, a) for s, a in zip(seeds, alphas, strict=True)],
+                             device=device)
+    state = vmap(algo.init_state, in_dims=(0, None))(params, task.n_groups)
+    with_groups = task.n_groups is not None and data.attr_train is not None
+    step_fn = _stepper(algo, model)
+    overflows = torch.zeros(k, dtype=torch.int64, device=device)
+    global_step = 0
+    for epoch in range(int(hps[0]["epochs"])):
+        perm = None
+        if sampling.kind == "shuffle":
+            perm = torch.argsort(vmap(uniform, in_dims=(0, None, None))(batch_keys, epoch, n), dim=1)
+        for step in range(sampling.steps_per_epoch):
+            idx, mask, overflow = draw_indices(sampling, batch_keys, n, epoch, step, perm)
+            overflows += overflow
+            batch = make_batch(task, data, member, idx, mask, algo_keys, with_groups)
+            params, state = step_fn(params, state, batch, values, global_step)
+            global_step += 1
+        if on_epoch is not None:
+            on_epoch(1.0 / int(hps[0]["epochs"]))
+    return Stack(model, params, [p.record for p in prepared], overflows.tolist())
+
+
+def _stepper(algo: Algorithm, model: FunctionalModel) -> Callable:
+    update = partial(algo.update, model)
+    if algo.stackable:
+        return vmap(update, in_dims=(0, 0, 0, 0, None))
+
+    def one_at_a_time(params, state, batch, values, step):
+        outs = [update(*(_slice(t, i) for t in (params, state, batch, values)), step)
+                for i in range(batch["y"].shape[0])]
+        return tuple({name: torch.stack([o[j][name] for o in outs]) for name in outs[0][j]} for j in (0, 1))
+
+    return one_at_a_time
+
+
+def _slice(tensors: Tensors, i: int) -> Tensors:
+    return {k: v[i] for k, v in tensors.items()}
+
+
+@torch.no_grad()
+def predict(task: Task, model: FunctionalModel, params: Tensors, x_raw: torch.Tensor) -> torch.Tensor:
+    """[K, N] predicted labels of every model in the stack, in chunks."""
+    logits = vmap(model.logits, in_dims=(0, None))
+    out = [logits(params, task.preprocess(x_raw[i : i + EVAL_CHUNK])).argmax(-1)
+           for i in range(0, x_raw.shape[0], EVAL_CHUNK)]
+    return torch.cat(out, dim=1)
+
+
+def evaluate(task: Task, data: TaskData, stack: Stack) -> list[dict]:
+    """Per model: success S, clean accuracy, and per-group / worst-group accuracy where groups exist."""
+    y_star = task.y_star
+    clean = predict(task, stack.model, stack.params, data.x_test)
+    correct = (clean == data.y_test).float()
+    targets = data.y_test != y_star
+    planted = predict(task, stack.model, stack.params, task.strategy(data.x_test[targets]))
+    success = (planted == y_star).float().mean(1)
+    metrics = [{"success": float(s), "clean_accuracy": float(a), "n_success_eval": int(targets.sum())}
+               for s, a in zip(success.tolist(), correct.mean(1).tolist(), strict=True)]
+    if task.n_groups is not None and data.attr_test is not None:
+        groups = task.group_ids(data.y_test, data.attr_test)
+        names = task.group_names()
+        per_group = torch.stack([correct[:, groups == g].mean(1) for g in range(task.n_groups)], dim=1)
+        for m, row in zip(metrics, per_group.tolist(), strict=True):
+            m["group_accuracy"] = {names[g]: row[g] for g in range(task.n_groups) if not math.isnan(row[g])}
+            m["worst_group_accuracy"] = min(m["group_accuracy"].values())
+    return metrics

@@ -1,0 +1,49 @@
+"""Options shared by the sweeping commands, and parsing of --set key=value overrides."""
+
+from typing import Any
+
+import click
+import yaml
+
+from algorithms import registry
+from benchmark.errors import BenchError
+from tasks.registry import get_task
+
+
+def device_option(f):
+    return click.option("--device", default="auto", show_default=True,
+                        help="auto, cpu or cuda (auto picks cuda when available).")(f)
+
+
+def out_option(f):
+    return click.option("--out", "out", default="results", show_default=True,
+                        type=click.Path(file_okay=False), help="Results folder (the store).")(f)
+
+
+def parse_sets(pairs: tuple[str, ...], task: str, algorithm: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """--set key=value pairs split into (task params, algorithm hparams); a list value is a grid."""
+    task_spec = get_task(task).params
+    algo_spec = registry.get(algorithm).cls.hparams
+    task_params: dict[str, Any] = {}
+    hparams: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise BenchError(f"--set expects key=value, got {pair!r}")
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        scope, _, name = key.rpartition(".")
+        if scope not in ("", "task", "algorithm"):
+            raise BenchError(f"--set {key}: prefix must be 'task.' or 'algorithm.'")
+        in_task = name in task_spec and scope != "algorithm"
+        in_algo = name in algo_spec and scope != "task"
+        if in_task and in_algo:
+            raise BenchError(f"--set {key}: both the task and the algorithm declare it; "
+                             f"write task.{name} or algorithm.{name}")
+        if not (in_task or in_algo):
+            raise BenchError(f"unknown --set key '{key}' for task '{task}' and algorithm '{algorithm}' "
+                             f"(task: {', '.join(task_spec)}; algorithm: {', '.join(algo_spec)})")
+        (task_params if in_task else hparams)[name] = value
+    return task_params, hparams

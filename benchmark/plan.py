@@ -1,0 +1,104 @@
+"""Suite experiments -> cells (task x algorithm config x alpha x seed) -> stackable groups."""
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from algorithms import registry
+from benchmark.collective import check_alpha
+from benchmark.errors import BenchError
+from benchmark.params import resolve
+from tasks.registry import get_task
+
+
+def canonical(obj: Any) -> str:
+    """Canonical JSON: sorted keys, no whitespace; the basis of run ids."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run: everything that determines its result."""
+
+    experiment: str
+    task: str
+    task_version: str
+    task_params: dict[str, Any]
+    algorithm: str
+    hparams: dict[str, Any]
+    alpha: float
+    seed: int
+    task_paths: dict[str, Any] = field(default_factory=dict)  # data locations: not identity
+
+    def make_task(self):
+        """The cell's task instance."""
+        return get_task(self.task)(**self.task_params, **self.task_paths)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "task": {"name": self.task, "version": self.task_version, "params": self.task_params},
+            "algorithm": {"name": self.algorithm, "hparams": self.hparams},
+            "alpha": self.alpha,
+            "seed": self.seed,
+        }
+
+    @property
+    def run_id(self) -> str:
+        return hashlib.sha256(canonical(self.config()).encode()).hexdigest()[:16]
+
+    def group_key(self, per_model: tuple[str, ...]) -> str:
+        """Cells with equal keys can train in one stack (hparams in `per_model` may differ)."""
+        shared = {k: v for k, v in self.hparams.items() if k not in per_model}
+        return canonical([self.task, self.task_version, self.task_params, self.algorithm, shared])
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One block of a suite: a task, an algorithm, a hyperparameter grid, alphas and seeds."""
+
+    name: str
+    task: str
+    algorithm: str
+    alphas: tuple[float, ...]
+    seeds: tuple[int, ...]
+    task_params: dict[str, Any]
+    hparams: dict[str, Any]  # a list value is a grid axis
+
+
+def expand(exp: Experiment) -> list[Cell]:
+    """All cells of an experiment; alpha 0 is always included."""
+    task_cls = get_task(exp.task)
+    task = task_cls(**exp.task_params)
+    entry = registry.get(exp.algorithm)
+    alphas = sorted({0.0, *(check_alpha(a) for a in exp.alphas)})
+    axes = {k: (v if isinstance(v, list) else [v]) for k, v in exp.hparams.items()}
+    known = entry.cls.hparams
+    spec = task_cls.params
+    identity = {k: v for k, v in task.p.items() if spec[k].identity}
+    paths = {k: v for k, v in task.p.items() if not spec[k].identity}
+    cells = []
+    for combo in itertools.product(*axes.values()):
+        given = {k: v for k, v in task_cls.default_hparams.items() if k in known}
+        given.update(dict(zip(axes, combo, strict=True)))
+        hp = resolve(known, given, owner=f"algorithm '{exp.algorithm}'")
+        for alpha, seed in itertools.product(alphas, exp.seeds):
+            cells.append(Cell(exp.name, exp.task, task_cls.version, identity, exp.algorithm, hp, alpha, seed,
+                              paths))
+    if entry.cls.needs_groups and task_cls.n_groups is None:
+        raise BenchError(f"algorithm '{exp.algorithm}' needs group labels; task '{exp.task}' has none")
+    return cells
+
+
+def group_cells(cells: list[Cell], max_stack: int) -> list[list[Cell]]:
+    """Cells split into stacks: same group key, at most `max_stack` each (1 if not stackable)."""
+    groups: dict[str, list[Cell]] = {}
+    for c in cells:
+        cls = registry.get(c.algorithm).cls
+        groups.setdefault(c.group_key(cls.per_model), []).append(c)
+    out = []
+    for members in groups.values():
+        size = max_stack if registry.get(members[0].algorithm).cls.stackable else 1
+        out += [members[i : i + size] for i in range(0, len(members), max(1, size))]
+    return out

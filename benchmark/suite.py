@@ -1,0 +1,96 @@
+"""Suites: YAML files (built in under benchmark/suites/ or a path) describing experiments to sweep."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from algorithms.registry import read_yaml
+from benchmark.errors import BenchError
+from benchmark.plan import Experiment
+
+BUILTIN = Path(__file__).parent / "suites"
+_EXPERIMENT_FIELDS = {"name", "task", "algorithm", "alphas", "seeds", "task_params", "hparams"}
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named list of experiments with the success target used for alpha*."""
+
+    name: str
+    description: str
+    target: float
+    experiments: tuple[Experiment, ...]
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in BUILTIN.glob("*.yaml"))
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """A built-in suite by name, or a suite YAML file by path."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        if name_or_path not in builtin_names():
+            raise BenchError(f"unknown suite '{name_or_path}': not a file, and not a built-in suite "
+                             f"({', '.join(builtin_names())})")
+        path = BUILTIN / f"{name_or_path}.yaml"
+    return parse_suite(read_yaml(path), str(path))
+
+
+def parse_suite(doc: Any, source: str) -> Suite:
+    """Validate a parsed suite document; every problem names the file and field."""
+    if not isinstance(doc, dict):
+        raise BenchError(f"{source}: a suite must be a mapping with 'experiments'")
+    exps = doc.get("experiments")
+    if not isinstance(exps, list) or not exps:
+        raise BenchError(f"{source}: experiments: must be a non-empty list")
+    target = doc.get("target", 0.9)
+    if not isinstance(target, int | float) or not 0 < target <= 1:
+        raise BenchError(f"{source}: target: must be a number in (0, 1], got {target!r}")
+    parsed = tuple(_experiment(e, f"{source}: experiments[{i}]") for i, e in enumerate(exps))
+    names = [e.name for e in parsed]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise BenchError(f"{source}: experiments: name '{dup}' is used twice")
+    return Suite(str(doc.get("name", Path(source).stem)), str(doc.get("description", "")), float(target),
+                 parsed)
+
+
+def _experiment(e: Any, where: str) -> Experiment:
+    if not isinstance(e, dict):
+        raise BenchError(f"{where}: must be a mapping")
+    unknown = sorted(set(e) - _EXPERIMENT_FIELDS)
+    if unknown:
+        raise BenchError(f"{where}: {unknown[0]}: unknown field (known: {', '.join(sorted(_EXPERIMENT_FIELDS))})")
+    for fld in ("task", "algorithm", "alphas"):
+        if fld not in e:
+            raise BenchError(f"{where}: {fld}: required field is missing")
+    alphas = e["alphas"]
+    if not isinstance(alphas, list) or not all(isinstance(a, int | float) for a in alphas):
+        raise BenchError(f"{where}: alphas: must be a list of numbers")
+    return Experiment(
+        name=str(e.get("name", f"{e['task']}-{e['algorithm']}")),
+        task=str(e["task"]),
+        algorithm=str(e["algorithm"]),
+        alphas=tuple(float(a) for a in alphas),
+        seeds=seeds_of(e.get("seeds", 3), where),
+        task_params=_mapping(e.get("task_params", {}), f"{where}: task_params"),
+        hparams=_mapping(e.get("hparams", {}), f"{where}: hparams"),
+    )
+
+
+def seeds_of(value: Any, where: str) -> tuple[int, ...]:
+    """An int n means seeds 0..n-1; a list gives the seeds themselves."""
+    if isinstance(value, bool):
+        raise BenchError(f"{where}: seeds: must be a positive int or a list of ints")
+    if isinstance(value, int) and value > 0:
+        return tuple(range(value))
+    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+        return tuple(value)
+    raise BenchError(f"{where}: seeds: must be a positive int or a list of ints, got {value!r}")
+
+
+def _mapping(value: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise BenchError(f"{where}: must be a mapping")
+    return dict(value)

@@ -1,0 +1,79 @@
+"""The task contract: data as device tensors, the strategy g, the target label y*, a model factory."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from benchmark.params import Param, resolve
+
+
+@dataclass
+class TaskData:
+    """Train and test tensors of a task. `attr_*` carries the group attribute where the task has groups."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    attr_train: torch.Tensor | None = None
+    attr_test: torch.Tensor | None = None
+
+    def to(self, device: torch.device | str) -> "TaskData":
+        """A copy with every tensor on `device`."""
+        moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in vars(self).items()}
+        return TaskData(**moved)
+
+
+class Task(ABC):
+    """A benchmark task. Subclasses declare `name`, `version`, `params` and implement the hooks below.
+
+    `x` tensors are in the task's raw representation (e.g. uint8 pixels); `strategy` acts on raw
+    batches of any leading shape and `preprocess` turns raw batches into model inputs.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    params: ClassVar[dict[str, Param]]
+    n_classes: ClassVar[int]
+    n_groups: ClassVar[int | None] = None
+    # Training budget this task suggests for each algorithm hyperparameter it cares about.
+    default_hparams: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        self.p = resolve(self.params, params, owner=f"task '{self.name}'")
+
+    @property
+    def y_star(self) -> int:
+        """The collective's target label."""
+        return int(self.p["y_star"])
+
+    @abstractmethod
+    def load(self) -> TaskData:
+        """Read the task's data (CPU tensors); raises BenchError when a data directory is missing."""
+
+    @abstractmethod
+    def strategy(self, x: torch.Tensor) -> torch.Tensor:
+        """g: the collective's signal planted in a raw batch (any leading dims); returns a new tensor."""
+
+    @abstractmethod
+    def strategy_description(self) -> dict[str, Any]:
+        """What g does, as a small JSON-able dict recorded with every run."""
+
+    @abstractmethod
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw batch -> float model input."""
+
+    @abstractmethod
+    def make_model(self) -> nn.Module:
+        """A freshly initialised model (no BatchNorm: the engine stacks models functionally)."""
+
+    def group_ids(self, y: torch.Tensor, attr: torch.Tensor) -> torch.Tensor:
+        """Group id of each example from its (possibly relabelled) label and its attribute."""
+        raise NotImplementedError(f"task '{self.name}' has no groups")
+
+    def group_names(self) -> list[str]:
+        """Readable name of each group id."""
+        return []
