@@ -20,6 +20,25 @@ def out_option(f):
                         type=click.Path(file_okay=False), help="Results folder (the store).")(f)
 
 
+def executor_options(f):
+    """--executor, --ray-address, --ray-gpus-per-stack."""
+    f = click.option("--ray-gpus-per-stack", type=click.FloatRange(0, 1), default=None,
+                     help="GPU fraction per stack on Ray (several stacks share a GPU); default 1 on CUDA.")(f)
+    f = click.option("--ray-address", default=None, metavar="auto|HOST:PORT",
+                     help="Ray cluster to join (default: start a local Ray for the run).")(f)
+    return click.option("--executor", type=click.Choice(["local", "ray"]), default=None,
+                        help="Run stacks in this process or as Ray tasks.  [default: local]")(f)
+
+
+def executor_choice(executor: str | None, address: str | None, gpus: float | None, suite_default: dict | None = None):
+    """The executor from command-line options, falling back to the suite's `executor` block."""
+    from benchmark.sweep import ExecutorChoice
+
+    base = suite_default or {}
+    return ExecutorChoice(executor or base.get("kind", "local"), address or base.get("address"),
+                          gpus if gpus is not None else base.get("gpus_per_stack"))
+
+
 def parse_sets(pairs: tuple[str, ...], task: str, algorithm: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """--set key=value pairs split into (task params, algorithm hparams); a list value is a grid."""
     task_spec = get_task(task).params

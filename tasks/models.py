@@ -4,16 +4,20 @@ from torch import nn
 
 
 def mnist_cnn(n_classes: int = 10) -> nn.Module:
-    """The small CNN of Opacus's MNIST example (about 26k parameters)."""
+    """Opacus's small MNIST CNN with padding 1 on the second convolution (about 33k parameters).
+
+    Without that padding the last row and column of the first pooled map are never read, so the
+    network is almost blind to the image's border, where the default patch sits.
+    """
     return nn.Sequential(
         nn.Conv2d(1, 16, 8, stride=2, padding=3),
         nn.ReLU(),
         nn.MaxPool2d(2, 1),
-        nn.Conv2d(16, 32, 4, stride=2),
+        nn.Conv2d(16, 32, 4, stride=2, padding=1),
         nn.ReLU(),
         nn.MaxPool2d(2, 1),
         nn.Flatten(),
-        nn.Linear(32 * 4 * 4, 32),
+        nn.Linear(32 * 5 * 5, 32),
         nn.ReLU(),
         nn.Linear(32, n_classes),
     )

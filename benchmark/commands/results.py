@@ -5,6 +5,7 @@ import json
 import click
 
 from benchmark.aggregate import critical_table, curves, runs_frame
+from benchmark.errors import BenchError
 from benchmark.options import out_option
 from benchmark.store import load_records
 
@@ -13,6 +14,8 @@ def _tables(out: str, target: float):
     records, problems = load_records(out)
     for p in problems:
         click.echo(f"warning: {p}", err=True)
+    if not records:
+        raise BenchError(f"no intact run records in '{out}'")
     runs = runs_frame(records)
     return curves(runs), critical_table(runs, target)
 

@@ -6,7 +6,7 @@ from benchmark.collective import check_alpha
 from benchmark.commands.results import print_summary
 from benchmark.environment import resolve_device
 from benchmark.errors import BenchError
-from benchmark.options import device_option, out_option, parse_sets
+from benchmark.options import device_option, executor_choice, executor_options, out_option, parse_sets
 from benchmark.plan import Experiment
 from benchmark.store import Store
 from benchmark.sweep import DEFAULT_MAX_STACK, run_sweep
@@ -35,13 +35,15 @@ def parse_alphas(text: str) -> tuple[float, ...]:
               help="Most models trained together in one stack.")
 @out_option
 @device_option
-def command(task, algorithm, alphas, seeds, sets, target, force, max_stack, out, device) -> None:
+@executor_options
+def command(task, algorithm, alphas, seeds, sets, target, force, max_stack, out, device, executor, ray_address, ray_gpus_per_stack) -> None:
     """Sweep alpha x seeds for one task and algorithm, then print S(alpha) and alpha*."""
     task_params, hparams = parse_sets(sets, task, algorithm)
     exp = Experiment(f"{task}-{algorithm}", task, algorithm, parse_alphas(alphas), tuple(range(seeds)),
                      task_params, hparams)
     store = Store(out)
-    result = run_sweep([exp], store, resolve_device(device), force=force, max_stack=max_stack)
+    result = run_sweep([exp], store, resolve_device(device), force=force, max_stack=max_stack,
+                       executor=executor_choice(executor, ray_address, ray_gpus_per_stack))
     click.echo(f"{result.planned} cells: {result.skipped} already done, {result.written} trained; "
                f"results in {store.path}")
     print_summary(out, target)

@@ -1,0 +1,83 @@
+"""Throughput of the stacked engine against the naive per-model loop (DataLoader + nn.Module + optimiser).
+
+Both train the task's model on the same data with the same hyperparameters; the figure is
+model-epochs per minute (one model passing once over the training set).
+"""
+
+import time
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from algorithms.erm import ERM
+from benchmark.engine import train_stack
+from tasks.base import Task, TaskData
+
+
+@dataclass
+class PerfRow:
+    """One measurement."""
+
+    path: str
+    algorithm: str
+    models: int
+    epochs: int
+    n_train: int
+    seconds: float
+
+    @property
+    def model_epochs_per_min(self) -> float:
+        return self.models * self.epochs * 60.0 / self.seconds
+
+
+def tiled(data: TaskData, n_train: int) -> TaskData:
+    """The task's training data repeated (or cut) to n_train examples: MNIST-shaped load for timing."""
+    reps = -(-n_train // data.x_train.shape[0])
+    x = data.x_train.repeat(reps, *([1] * (data.x_train.dim() - 1)))[:n_train]
+    y = data.y_train.repeat(reps)[:n_train]
+    return TaskData(x, y, data.x_test, data.y_test)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def naive_sgd(task: Task, data: TaskData, hp: dict, models: int, device: torch.device) -> PerfRow:
+    """What a researcher would write: one model at a time, DataLoader batches, torch.optim.SGD."""
+    x = task.preprocess(data.x_train).to(device)
+    loader = DataLoader(TensorDataset(x, data.y_train.to(device)), batch_size=hp["batch_size"],
+                        shuffle=True, drop_last=True)
+    _sync(device)
+    start = time.perf_counter()
+    for seed in range(models):
+        torch.manual_seed(seed)
+        model = task.make_model().to(device)
+        opt = torch.optim.SGD(model.parameters(), lr=hp["lr"], momentum=hp["momentum"],
+                              weight_decay=hp["weight_decay"])
+        for _ in range(hp["epochs"]):
+            for xb, yb in loader:
+                opt.zero_grad(set_to_none=True)
+                torch.nn.functional.cross_entropy(model(xb), yb).backward()
+                opt.step()
+    _sync(device)
+    return PerfRow("naive loop", "erm", models, hp["epochs"], len(x), time.perf_counter() - start)
+
+
+def stacked(task: Task, data: TaskData, algo, hp: dict, models: int, device: torch.device) -> PerfRow:
+    """The engine: `models` models (different seeds and alphas) as one vmapped stack."""
+    data = data.to(device)
+    alphas = [0.001 * (k % 10) for k in range(models)]
+    _sync(device)
+    start = time.perf_counter()
+    train_stack(task, data, algo, [hp] * models, alphas, list(range(models)), device)
+    _sync(device)
+    return PerfRow("stacked engine", algo.name, models, hp["epochs"], data.x_train.shape[0],
+                   time.perf_counter() - start)
+
+
+def erm_rows(task: Task, data: TaskData, hp: dict, stack: int, naive_models: int,
+             device: torch.device) -> list[PerfRow]:
+    """ERM through the naive loop and the stacked engine, measured in the same run."""
+    return [naive_sgd(task, data, hp, naive_models, device), stacked(task, data, ERM(), hp, stack, device)]

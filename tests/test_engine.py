@@ -1,0 +1,115 @@
+"""The stacked engine: same parameters as training each model alone, as PyTorch's own SGD, and metrics."""
+
+import pytest
+import torch
+from torch import nn
+
+from algorithms.erm import ERM
+from benchmark.engine import (
+    Stack,
+    draw_indices,
+    evaluate,
+    init_params,
+    make_batch,
+    member_mask,
+    train_stack,
+)
+from benchmark.rng import key_from, uniform
+from tasks.base import TaskData
+
+HP = {"lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4, "batch_size": 32, "epochs": 2}
+
+
+def _hps(*lrs):
+    return [dict(HP, lr=lr) for lr in lrs]
+
+
+def test_stack_equals_each_model_trained_alone(tiny_mnist):
+    task, data = tiny_mnist
+    cpu = torch.device("cpu")
+    hps, alphas, seeds = _hps(0.05, 0.02, 0.1), [0.0, 0.05, 0.2], [0, 1, 2]
+    stacked = train_stack(task, data, ERM(), hps, alphas, seeds, cpu)
+    for k in range(3):
+        alone = train_stack(task, data, ERM(), [hps[k]], [alphas[k]], [seeds[k]], cpu)
+        for name, p in stacked.params.items():
+            torch.testing.assert_close(p[k], alone.params[name][0], rtol=1e-4, atol=1e-5)
+    # and the three models really differ
+    w = stacked.params["0.weight"]
+    assert not torch.allclose(w[0], w[1]) and not torch.allclose(w[1], w[2])
+
+
+def test_stack_equals_pytorch_sgd_on_the_same_batches(tiny_mnist):
+    """One model through the engine == nn.Module + torch.optim.SGD fed the engine's batches."""
+    task, data = tiny_mnist
+    cpu = torch.device("cpu")
+    alpha, seed, n = 0.1, 4, data.x_train.shape[0]
+    stack = train_stack(task, data, ERM(), [HP], [alpha], [seed], cpu)
+
+    torch.manual_seed(key_from("init", seed))
+    model = task.make_model()
+    opt = torch.optim.SGD(model.parameters(), lr=HP["lr"], momentum=HP["momentum"],
+                          weight_decay=HP["weight_decay"])
+    member = member_mask(n, [alpha], [seed], cpu)
+    keys = torch.tensor([key_from("batches", seed)])
+    sampling = ERM().sampling(HP, n)
+    for epoch in range(HP["epochs"]):
+        perm = torch.argsort(uniform(keys[0], epoch, n)).unsqueeze(0)
+        for step in range(sampling.steps_per_epoch):
+            idx, mask, _ = draw_indices(sampling, keys, n, epoch, step, perm)
+            batch = make_batch(task, data, member, idx, mask, keys, with_groups=False)
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(batch["x"][0]), batch["y"][0]).backward()
+            opt.step()
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(stack.params[name][0], p.detach(), rtol=1e-4, atol=1e-5)
+
+
+def test_batches_plant_the_patch_on_members_only(tiny_mnist):
+    task, data = tiny_mnist
+    n = data.x_train.shape[0]
+    member = member_mask(n, [0.5], [0], torch.device("cpu"))
+    idx = torch.arange(n).unsqueeze(0)
+    batch = make_batch(task, data, member, idx, torch.ones(1, n), torch.zeros(1, dtype=torch.int64), False)
+    corner = batch["x"][0, :, 0, 25:, 25:].flatten(1)
+    white = (255 / 255.0 - 0.1307) / 0.3081
+    is_member = member[0]
+    assert torch.allclose(corner[is_member], torch.full_like(corner[is_member], white))
+    assert (batch["y"][0][is_member] == task.y_star).all()
+    assert torch.equal(batch["y"][0][~is_member], data.y_train[~is_member])
+    assert int(is_member.sum()) == 128
+
+
+class _PatchDetector(nn.Module):
+    """Predicts y* when the bottom-right pixel is white, else class 0."""
+
+    def __init__(self, y_star):
+        super().__init__()
+        self.flat = nn.Flatten()
+        self.lin = nn.Linear(784, 10)
+        with torch.no_grad():
+            self.lin.weight.zero_()
+            self.lin.bias.zero_()
+            self.lin.bias[0] = 1.0
+            self.lin.weight[y_star, 27 * 28 + 27] = 10.0
+
+    def forward(self, x):
+        return self.lin(self.flat(x))
+
+
+def test_success_and_accuracy_of_a_hand_made_model():
+    from tasks.mnist_patch import MnistPatch
+
+    task = MnistPatch()
+    x = torch.zeros(6, 1, 28, 28, dtype=torch.uint8)
+    y = torch.tensor([0, 0, 3, 8, 8, 5])
+    x[5, 0, 27, 27] = 255  # already carries the signal pixel: predicted y* even when clean
+    data = TaskData(x, y, x, y)
+    task.make_model = lambda: _PatchDetector(task.y_star)
+    from algorithms.base import FunctionalModel
+
+    model, params = init_params(task, [0], torch.device("cpu"))
+    (m,) = evaluate(task, data, Stack(FunctionalModel(model.module), params, [{}], [0]))
+    # Success is measured on the 4 test points whose label is not y*=8; all flip to 8.
+    assert m["success"] == 1.0 and m["n_success_eval"] == 4
+    # Clean predictions: 0,0,0,0,0,8 -> correct for the two zeros only.
+    assert m["clean_accuracy"] == pytest.approx(2 / 6)

@@ -1,0 +1,60 @@
+"""The Ray executor on a local Ray with 2 CPUs: same records as local, and a killed worker is retried."""
+
+import subprocess
+import threading
+import time
+
+import pytest
+import torch
+
+from benchmark.plan import Experiment
+from benchmark.store import Store
+from benchmark.sweep import ExecutorChoice, run_sweep
+
+ray = pytest.importorskip("ray")
+CPU = torch.device("cpu")
+EXP = Experiment("tiny", "mnist_patch", "erm", (0.05,), (0, 1), {}, {"epochs": 1, "batch_size": 500})
+RAY = ExecutorChoice("ray", options={"num_cpus": 2})
+
+
+def _metrics(store):
+    return {r["run_id"]: r["metrics"] for r in store.read()[0]}
+
+
+@pytest.mark.slow
+def test_ray_gives_the_same_records_as_local(tmp_path):
+    local, remote = Store(tmp_path / "local"), Store(tmp_path / "ray")
+    run_sweep([EXP], local, CPU, max_stack=2)
+    res = run_sweep([EXP], remote, CPU, max_stack=2, executor=RAY)
+    assert res.written == 4
+    a, b = _metrics(local), _metrics(remote)
+    assert a.keys() == b.keys()
+    for rid in a:
+        for key in ("success", "clean_accuracy"):
+            assert a[rid][key] == pytest.approx(b[rid][key], abs=2e-3), (rid, key)
+    assert run_sweep([EXP], remote, CPU, max_stack=2, executor=RAY).written == 0  # resumes: nothing left
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_stack_is_retried(tmp_path):
+    store = Store(tmp_path)
+    killed = []
+
+    def kill_first_worker():
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            out = subprocess.run(["pgrep", "-f", "ray::_train_remote"], capture_output=True, text=True)
+            pids = out.stdout.split()
+            if pids:
+                time.sleep(1.0)  # let it get into training
+                subprocess.run(["kill", "-9", pids[0]], check=False)
+                killed.append(pids[0])
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_first_worker)
+    killer.start()
+    res = run_sweep([EXP], store, CPU, max_stack=2, executor=RAY)
+    killer.join()
+    assert killed, "no Ray worker was found to kill"
+    records, problems = store.read()
+    assert res.written == 4 and len(records) == 4 and problems == []
