@@ -12,8 +12,15 @@ class ERM(Algorithm):
     hparams = dict(SGD_HPARAMS)
     per_model = ("lr", "momentum", "weight_decay")
 
-    def update(self, model: FunctionalModel, params: Tensors, state: Tensors, batch: Tensors,
-               values: Tensors, step: int) -> tuple[Tensors, Tensors]:
+    def update(
+        self,
+        model: FunctionalModel,
+        params: Tensors,
+        state: Tensors,
+        batch: Tensors,
+        values: Tensors,
+        step: int,
+    ) -> tuple[Tensors, Tensors]:
         def objective(p: Tensors):
             return masked_mean(model.losses(p, batch["x"], batch["y"]), batch["mask"])
 

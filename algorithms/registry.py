@@ -95,8 +95,13 @@ def _import(spec: str) -> tuple[Any, str | None]:
 def _check_contract(card: dict, cls: type[Algorithm], source: str) -> list[str]:
     problems = []
     if getattr(cls, "name", None) != card["name"]:
-        problems.append(_problem(source, "name", f"{card['name']!r} differs from the class's name "
-                                                 f"{getattr(cls, 'name', None)!r}"))
+        problems.append(
+            _problem(
+                source,
+                "name",
+                f"{card['name']!r} differs from the class's name {getattr(cls, 'name', None)!r}",
+            )
+        )
     hparams = getattr(cls, "hparams", None)
     if not isinstance(hparams, dict):
         return problems + [_problem(source, "implementation", "class declares no hparams dict")]
@@ -117,8 +122,9 @@ def _check_contract(card: dict, cls: type[Algorithm], source: str) -> list[str]:
             except BenchError as exc:
                 problems.append(_problem(source, f"grid.{key}", exc.message))
     if card["stackable"] != cls.stackable:
-        problems.append(_problem(source, "stackable", f"entry says {card['stackable']}, class says "
-                                                      f"{cls.stackable}"))
+        problems.append(
+            _problem(source, "stackable", f"entry says {card['stackable']}, class says {cls.stackable}")
+        )
     if ("groups" in (card.get("needs") or [])) != cls.needs_groups:
         problems.append(_problem(source, "needs", f"class needs_groups is {cls.needs_groups}"))
     return problems
@@ -167,8 +173,9 @@ def validate(extra: list[Path] | None = None) -> tuple[dict[str, Entry], list[st
             continue
         name = card["name"]
         if name in entries:
-            problems.append(_problem(source, "name", f"duplicate name {name!r} (already in "
-                                                     f"{entries[name].source})"))
+            problems.append(
+                _problem(source, "name", f"duplicate name {name!r} (already in {entries[name].source})")
+            )
             continue
         entries[name] = Entry(name, source, card, cls)
     return entries, problems

@@ -17,20 +17,22 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
         config = {"task": task, "algorithm": algo}
         shown = {k: algo["hparams"][k] for k in sorted(varying.get((task["name"], algo["name"]), ()))}
         label = algo["name"] + ("(" + ", ".join(f"{k}={v}" for k, v in shown.items()) + ")" if shown else "")
-        rows.append({
-            "task": task["name"],
-            "algorithm": algo["name"],
-            "config_id": canonical(config),
-            "config": label,
-            "alpha": float(r["alpha"]),
-            "n_collective": r["n_collective"],
-            "seed": r["seed"],
-            "success": m["success"],
-            "clean_accuracy": m["clean_accuracy"],
-            "worst_group_accuracy": m.get("worst_group_accuracy"),
-            "epsilon": r.get("algorithm_record", {}).get("epsilon_spent"),
-            "wall_time_s": r["wall_time_s"],
-        })
+        rows.append(
+            {
+                "task": task["name"],
+                "algorithm": algo["name"],
+                "config_id": canonical(config),
+                "config": label,
+                "alpha": float(r["alpha"]),
+                "n_collective": r["n_collective"],
+                "seed": r["seed"],
+                "success": m["success"],
+                "clean_accuracy": m["clean_accuracy"],
+                "worst_group_accuracy": m.get("worst_group_accuracy"),
+                "epsilon": r.get("algorithm_record", {}).get("epsilon_spent"),
+                "wall_time_s": r["wall_time_s"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -46,9 +48,13 @@ def _varying_hparams(records: list[dict]) -> dict[tuple[str, str], set[str]]:
 def curves(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and std of success and clean accuracy over seeds at each (configuration, alpha)."""
     g = runs.groupby(["task", "config", "config_id", "alpha"], sort=True)
-    out = g.agg(success_mean=("success", "mean"), success_std=("success", "std"),
-                clean_accuracy=("clean_accuracy", "mean"), n_collective=("n_collective", "first"),
-                seeds=("seed", "nunique"))
+    out = g.agg(
+        success_mean=("success", "mean"),
+        success_std=("success", "std"),
+        clean_accuracy=("clean_accuracy", "mean"),
+        n_collective=("n_collective", "first"),
+        seeds=("seed", "nunique"),
+    )
     return out.reset_index().fillna({"success_std": 0.0})
 
 
@@ -59,22 +65,24 @@ def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
         wide = df.pivot_table(index="seed", columns="alpha", values="success").dropna()
         base = df[df["alpha"] == 0.0]
         cm = critical_mass(wide.columns.to_numpy(), wide.to_numpy(), target) if len(wide) else None
-        rows.append({
-            "task": task,
-            "config": config,
-            "config_id": config_id,
-            "algorithm": df["algorithm"].iloc[0],
-            "alpha_star": cm.value if cm else None,
-            "status": cm.status if cm else "no complete seed",
-            "alpha_star_low": cm.low if cm else None,
-            "alpha_star_high": cm.high if cm else None,
-            "alpha_star_text": cm.text() if cm else "no complete seed",
-            "target": target,
-            "success_at_0": base["success"].mean() if len(base) else None,
-            "clean_accuracy_at_0": base["clean_accuracy"].mean() if len(base) else None,
-            "worst_group_accuracy_at_0": base["worst_group_accuracy"].mean() if len(base) else None,
-            "epsilon": df["epsilon"].dropna().max() if df["epsilon"].notna().any() else None,
-            "seeds": int(df["seed"].nunique()),
-            "runs": len(df),
-        })
+        rows.append(
+            {
+                "task": task,
+                "config": config,
+                "config_id": config_id,
+                "algorithm": df["algorithm"].iloc[0],
+                "alpha_star": cm.value if cm else None,
+                "status": cm.status if cm else "no complete seed",
+                "alpha_star_low": cm.low if cm else None,
+                "alpha_star_high": cm.high if cm else None,
+                "alpha_star_text": cm.text() if cm else "no complete seed",
+                "target": target,
+                "success_at_0": base["success"].mean() if len(base) else None,
+                "clean_accuracy_at_0": base["clean_accuracy"].mean() if len(base) else None,
+                "worst_group_accuracy_at_0": base["worst_group_accuracy"].mean() if len(base) else None,
+                "epsilon": df["epsilon"].dropna().max() if df["epsilon"].notna().any() else None,
+                "seeds": int(df["seed"].nunique()),
+                "runs": len(df),
+            }
+        )
     return pd.DataFrame(rows)

@@ -1,4 +1,4 @@
-"""Who joins the collective: round(alpha * n) training examples, chosen by a generator seeded by (seed, alpha)."""
+"""Who joins the collective: round(alpha * n) training examples, drawn with a (seed, alpha) generator."""
 
 import math
 

@@ -53,8 +53,9 @@ def crossing(alphas: np.ndarray, success: np.ndarray, target: float) -> tuple[fl
     return float(math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo)))), REACHED
 
 
-def critical_mass(alphas: np.ndarray, per_seed: np.ndarray, target: float = 0.9, n_boot: int = 2000,
-                  seed: int = 0) -> CriticalMass:
+def critical_mass(
+    alphas: np.ndarray, per_seed: np.ndarray, target: float = 0.9, n_boot: int = 2000, seed: int = 0
+) -> CriticalMass:
     """alpha* of the mean curve over seeds (rows of `per_seed`, columns = sorted `alphas`)."""
     alphas = np.asarray(alphas, dtype=float)
     per_seed = np.atleast_2d(np.asarray(per_seed, dtype=float))
@@ -66,5 +67,6 @@ def critical_mass(alphas: np.ndarray, per_seed: np.ndarray, target: float = 0.9,
     low, high = (float(v) for v in np.percentile(boot, [2.5, 97.5], method="lower"))
     if status == NOT_REACHED:
         return CriticalMass(None, status, None if math.isinf(low) else low, None, n, target)
-    return CriticalMass(value, status, None if math.isinf(low) else low,
-                        None if math.isinf(high) else high, n, target)
+    return CriticalMass(
+        value, status, None if math.isinf(low) else low, None if math.isinf(high) else high, n, target
+    )

@@ -12,12 +12,22 @@ from benchmark.store import Store
 
 def progress_bar(total: int, desc: str) -> tqdm:
     """The sweep's bar: cells done / total with ETA (fractional while a stack trains)."""
-    return tqdm(total=total, desc=desc, unit="cell", dynamic_ncols=True,
-                bar_format="{l_bar}{bar}| {n:.1f}/{total} cells [{elapsed}<{remaining}]")
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="cell",
+        dynamic_ncols=True,
+        bar_format="{l_bar}{bar}| {n:.1f}/{total} cells [{elapsed}<{remaining}]",
+    )
 
 
-def run_local(stacks: list[list[Cell]], store: Store, device: torch.device, desc: str = "sweep",
-              on_records: Callable[[list[dict]], None] | None = None) -> int:
+def run_local(
+    stacks: list[list[Cell]],
+    store: Store,
+    device: torch.device,
+    desc: str = "sweep",
+    on_records: Callable[[list[dict]], None] | None = None,
+) -> int:
     """Train stacks one after another in this process; returns the number of records written."""
     written = 0
     with progress_bar(sum(map(len, stacks)), desc) as bar:

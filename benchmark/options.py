@@ -11,32 +11,59 @@ from tasks.registry import get_task
 
 
 def device_option(f):
-    return click.option("--device", default="auto", show_default=True,
-                        help="auto, cpu or cuda (auto picks cuda when available).")(f)
+    return click.option(
+        "--device",
+        default="auto",
+        show_default=True,
+        help="auto, cpu or cuda (auto picks cuda when available).",
+    )(f)
 
 
 def out_option(f):
-    return click.option("--out", "out", default="results", show_default=True,
-                        type=click.Path(file_okay=False), help="Results folder (the store).")(f)
+    return click.option(
+        "--out",
+        "out",
+        default="results",
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help="Results folder (the store).",
+    )(f)
 
 
 def executor_options(f):
     """--executor, --ray-address, --ray-gpus-per-stack."""
-    f = click.option("--ray-gpus-per-stack", type=click.FloatRange(0, 1), default=None,
-                     help="GPU fraction per stack on Ray (several stacks share a GPU); default 1 on CUDA.")(f)
-    f = click.option("--ray-address", default=None, metavar="auto|HOST:PORT",
-                     help="Ray cluster to join (default: start a local Ray for the run).")(f)
-    return click.option("--executor", type=click.Choice(["local", "ray"]), default=None,
-                        help="Run stacks in this process or as Ray tasks.  [default: local]")(f)
+    f = click.option(
+        "--ray-gpus-per-stack",
+        type=click.FloatRange(0, 1),
+        default=None,
+        help="GPU fraction per stack on Ray (several stacks share a GPU); default 1 on CUDA.",
+    )(f)
+    f = click.option(
+        "--ray-address",
+        default=None,
+        metavar="auto|HOST:PORT",
+        help="Ray cluster to join (default: start a local Ray for the run).",
+    )(f)
+    return click.option(
+        "--executor",
+        type=click.Choice(["local", "ray"]),
+        default=None,
+        help="Run stacks in this process or as Ray tasks.  [default: local]",
+    )(f)
 
 
-def executor_choice(executor: str | None, address: str | None, gpus: float | None, suite_default: dict | None = None):
+def executor_choice(
+    executor: str | None, address: str | None, gpus: float | None, suite_default: dict | None = None
+):
     """The executor from command-line options, falling back to the suite's `executor` block."""
     from benchmark.sweep import ExecutorChoice
 
     base = suite_default or {}
-    return ExecutorChoice(executor or base.get("kind", "local"), address or base.get("address"),
-                          gpus if gpus is not None else base.get("gpus_per_stack"))
+    return ExecutorChoice(
+        executor or base.get("kind", "local"),
+        address or base.get("address"),
+        gpus if gpus is not None else base.get("gpus_per_stack"),
+    )
 
 
 def parse_sets(pairs: tuple[str, ...], task: str, algorithm: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -59,10 +86,14 @@ def parse_sets(pairs: tuple[str, ...], task: str, algorithm: str) -> tuple[dict[
         in_task = name in task_spec and scope != "algorithm"
         in_algo = name in algo_spec and scope != "task"
         if in_task and in_algo:
-            raise BenchError(f"--set {key}: both the task and the algorithm declare it; "
-                             f"write task.{name} or algorithm.{name}")
+            raise BenchError(
+                f"--set {key}: both the task and the algorithm declare it; "
+                f"write task.{name} or algorithm.{name}"
+            )
         if not (in_task or in_algo):
-            raise BenchError(f"unknown --set key '{key}' for task '{task}' and algorithm '{algorithm}' "
-                             f"(task: {', '.join(task_spec)}; algorithm: {', '.join(algo_spec)})")
+            raise BenchError(
+                f"unknown --set key '{key}' for task '{task}' and algorithm '{algorithm}' "
+                f"(task: {', '.join(task_spec)}; algorithm: {', '.join(algo_spec)})"
+            )
         (task_params if in_task else hparams)[name] = value
     return task_params, hparams

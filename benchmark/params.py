@@ -29,9 +29,7 @@ class Param:
         try:
             out = self._convert(value)
         except (TypeError, ValueError):
-            raise BenchError(
-                f"parameter '{name}' expects {self.type.__name__}, got {value!r}"
-            ) from None
+            raise BenchError(f"parameter '{name}' expects {self.type.__name__}, got {value!r}") from None
         if self.choices is not None and out not in self.choices:
             raise BenchError(f"parameter '{name}' must be one of {list(self.choices)}, got {out!r}")
         return out

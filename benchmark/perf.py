@@ -47,15 +47,17 @@ def _sync(device: torch.device) -> None:
 def naive_sgd(task: Task, data: TaskData, hp: dict, models: int, device: torch.device) -> PerfRow:
     """What a researcher would write: one model at a time, DataLoader batches, torch.optim.SGD."""
     x = task.preprocess(data.x_train).to(device)
-    loader = DataLoader(TensorDataset(x, data.y_train.to(device)), batch_size=hp["batch_size"],
-                        shuffle=True, drop_last=True)
+    loader = DataLoader(
+        TensorDataset(x, data.y_train.to(device)), batch_size=hp["batch_size"], shuffle=True, drop_last=True
+    )
     _sync(device)
     start = time.perf_counter()
     for seed in range(models):
         torch.manual_seed(seed)
         model = task.make_model().to(device)
-        opt = torch.optim.SGD(model.parameters(), lr=hp["lr"], momentum=hp["momentum"],
-                              weight_decay=hp["weight_decay"])
+        opt = torch.optim.SGD(
+            model.parameters(), lr=hp["lr"], momentum=hp["momentum"], weight_decay=hp["weight_decay"]
+        )
         for _ in range(hp["epochs"]):
             for xb, yb in loader:
                 opt.zero_grad(set_to_none=True)
@@ -73,11 +75,13 @@ def stacked(task: Task, data: TaskData, algo, hp: dict, models: int, device: tor
     start = time.perf_counter()
     train_stack(task, data, algo, [hp] * models, alphas, list(range(models)), device)
     _sync(device)
-    return PerfRow("stacked engine", algo.name, models, hp["epochs"], data.x_train.shape[0],
-                   time.perf_counter() - start)
+    return PerfRow(
+        "stacked engine", algo.name, models, hp["epochs"], data.x_train.shape[0], time.perf_counter() - start
+    )
 
 
-def erm_rows(task: Task, data: TaskData, hp: dict, stack: int, naive_models: int,
-             device: torch.device) -> list[PerfRow]:
+def erm_rows(
+    task: Task, data: TaskData, hp: dict, stack: int, naive_models: int, device: torch.device
+) -> list[PerfRow]:
     """ERM through the naive loop and the stacked engine, measured in the same run."""
     return [naive_sgd(task, data, hp, naive_models, device), stacked(task, data, ERM(), hp, stack, device)]

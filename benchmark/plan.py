@@ -84,8 +84,9 @@ def expand(exp: Experiment) -> list[Cell]:
         given.update(dict(zip(axes, combo, strict=True)))
         hp = resolve(known, given, owner=f"algorithm '{exp.algorithm}'")
         for alpha, seed in itertools.product(alphas, exp.seeds):
-            cells.append(Cell(exp.name, exp.task, task_cls.version, identity, exp.algorithm, hp, alpha, seed,
-                              paths))
+            cells.append(
+                Cell(exp.name, exp.task, task_cls.version, identity, exp.algorithm, hp, alpha, seed, paths)
+            )
     if entry.cls.needs_groups and task_cls.n_groups is None:
         raise BenchError(f"algorithm '{exp.algorithm}' needs group labels; task '{exp.task}' has none")
     return cells

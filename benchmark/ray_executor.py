@@ -23,9 +23,16 @@ def _train_remote(cells: list[dict], device: str) -> list[dict]:
     return run_cells([Cell(**c) for c in cells], resolve_device(device))
 
 
-def run_ray(stacks: list[list[Cell]], store: Store, device: torch.device, address: str | None = None,
-            gpus_per_stack: float | None = None, num_cpus: int | None = None, desc: str = "sweep") -> int:
-    """Run stacks as Ray tasks on the cluster at `address` (None: start a local Ray); returns records written."""
+def run_ray(
+    stacks: list[list[Cell]],
+    store: Store,
+    device: torch.device,
+    address: str | None = None,
+    gpus_per_stack: float | None = None,
+    num_cpus: int | None = None,
+    desc: str = "sweep",
+) -> int:
+    """Run stacks as Ray tasks at `address` (None: start a local Ray); returns the records written."""
     try:
         import ray
     except ImportError:
@@ -33,13 +40,19 @@ def run_ray(stacks: list[list[Cell]], store: Store, device: torch.device, addres
     started_here = not ray.is_initialized()
     if started_here:
         try:
-            ray.init(address=address, num_cpus=num_cpus if address is None else None,
-                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+            ray.init(
+                address=address,
+                num_cpus=num_cpus if address is None else None,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise BenchError(f"cannot connect to Ray at {address!r}: {str(exc).splitlines()[0]}") from None
     gpus = gpus_per_stack if gpus_per_stack is not None else (1.0 if device.type == "cuda" else 0.0)
     remote = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=MAX_RETRIES, retry_exceptions=False)(
-        _train_remote)
+        _train_remote
+    )
     pending = {remote.remote([asdict(c) for c in stack], device.type): len(stack) for stack in stacks}
     written = 0
     try:

@@ -37,9 +37,15 @@ def plan_cells(experiments: list[Experiment] | tuple[Experiment, ...]) -> list[C
     return list(cells.values())
 
 
-def run_sweep(experiments: list[Experiment] | tuple[Experiment, ...], store: Store, device: torch.device,
-              force: bool = False, max_stack: int = DEFAULT_MAX_STACK, desc: str = "sweep",
-              executor: ExecutorChoice | None = None) -> SweepResult:
+def run_sweep(
+    experiments: list[Experiment] | tuple[Experiment, ...],
+    store: Store,
+    device: torch.device,
+    force: bool = False,
+    max_stack: int = DEFAULT_MAX_STACK,
+    desc: str = "sweep",
+    executor: ExecutorChoice | None = None,
+) -> SweepResult:
     """Plan, skip finished cells (unless `force`), train the rest stack by stack."""
     cells = plan_cells(experiments)
     if force:
@@ -53,8 +59,9 @@ def run_sweep(experiments: list[Experiment] | tuple[Experiment, ...], store: Sto
     elif executor.kind == "ray":
         from benchmark.ray_executor import run_ray
 
-        written = run_ray(stacks, store, device, executor.address, executor.gpus_per_stack, desc=desc,
-                          **executor.options)
+        written = run_ray(
+            stacks, store, device, executor.address, executor.gpus_per_stack, desc=desc, **executor.options
+        )
     else:
         written = run_local(stacks, store, device, desc=desc)
     return SweepResult(len(cells), len(cells) - len(todo), written)

@@ -79,8 +79,12 @@ def load_idx_dir(root: str | Path) -> tuple[torch.Tensor, torch.Tensor, torch.Te
             out.append(read_idx(path))
     xtr, ytr, xte, yte = out
     t = torch.from_numpy
-    return (t(xtr.copy()).unsqueeze(1), t(ytr.astype(np.int64)), t(xte.copy()).unsqueeze(1),
-            t(yte.astype(np.int64)))
+    return (
+        t(xtr.copy()).unsqueeze(1),
+        t(ytr.astype(np.int64)),
+        t(xte.copy()).unsqueeze(1),
+        t(yte.astype(np.int64)),
+    )
 
 
 def fetch(root: str | Path) -> Path:

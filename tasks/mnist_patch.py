@@ -33,10 +33,15 @@ class MnistPatch(Task):
     version = "1"
     n_classes = 10
     params = {
-        "source": Param("embedded", str, "embedded (5,000 real digits, no download) or mnist (IDX dir)",
-                        choices=("embedded", "mnist")),
-        "data_dir": Param(DEFAULT_MNIST_DIR, str, "directory of full MNIST IDX files (source=mnist)",
-                          identity=False),
+        "source": Param(
+            "embedded",
+            str,
+            "embedded (5,000 real digits, no download) or mnist (IDX dir)",
+            choices=("embedded", "mnist"),
+        ),
+        "data_dir": Param(
+            DEFAULT_MNIST_DIR, str, "directory of full MNIST IDX files (source=mnist)", identity=False
+        ),
         "patch_size": Param(3, int, "side of the square patch in pixels"),
         "position": Param("bottom-right", str, "where the patch sits", choices=_POSITIONS),
         "margin": Param(0, int, "pixels between the patch and the image border"),
@@ -70,8 +75,14 @@ class MnistPatch(Task):
         return out
 
     def strategy_description(self) -> dict[str, Any]:
-        return {"name": "patch", "size": self.p["patch_size"], "row": self.row, "col": self.col,
-                "value": self.p["patch_value"], "y_star": self.y_star}
+        return {
+            "name": "patch",
+            "size": self.p["patch_size"],
+            "row": self.row,
+            "col": self.col,
+            "value": self.p["patch_value"],
+            "y_star": self.y_star,
+        }
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         return (x.float() / 255.0 - 0.1307) / 0.3081

@@ -34,8 +34,14 @@ def tiny_mnist():
 def tiny_record():
     """A minimal valid run record (the shape runner.run_cells writes)."""
     return {
-        "run_id": "abc", "experiment": "e", "alpha": 0.0, "seed": 0, "n_train": 10, "n_collective": 0,
+        "run_id": "abc",
+        "experiment": "e",
+        "alpha": 0.0,
+        "seed": 0,
+        "n_train": 10,
+        "n_collective": 0,
         "task": {"name": "mnist_patch", "version": "1", "params": {}},
         "algorithm": {"name": "erm", "hparams": {"lr": 0.1}},
-        "metrics": {"success": 0.1, "clean_accuracy": 0.9}, "wall_time_s": 1.0,
+        "metrics": {"success": 0.1, "clean_accuracy": 0.9},
+        "wall_time_s": 1.0,
     }

@@ -25,8 +25,10 @@ SWEEP = ("sweep", "--task", "mnist_patch", "--algorithm", "erm", "--seeds", "1")
         ((*SWEEP, "--alphas", "0.1,abc"), ("--alphas expects comma-separated numbers",)),
         ((*SWEEP, "--set", "bogus=1"), ("unknown --set key 'bogus'",)),
         ((*SWEEP, "--set", "lr=fast"), ("parameter 'lr' expects float, got 'fast'",)),
-        ((*SWEEP, "--set", "source=mnist", "--set", "data_dir=/nonexistent/mnist"),
-         ("MNIST directory '/nonexistent/mnist' does not exist", "aca-bench data fetch mnist")),
+        (
+            (*SWEEP, "--set", "source=mnist", "--set", "data_dir=/nonexistent/mnist"),
+            ("MNIST directory '/nonexistent/mnist' does not exist", "aca-bench data fetch mnist"),
+        ),
         ((*SWEEP, "--set", "position=middle"), ("parameter 'position' must be one of",)),
         (("run", "no-such-suite"), ("unknown suite 'no-such-suite'", "quick")),
         (("results", "--out", "/nonexistent/results"), ("no results in '/nonexistent/results'",)),
@@ -47,11 +49,15 @@ def test_malformed_suite_yaml_names_file_and_line(cli, tmp_path):
     [
         ("experiments: []\n", "experiments: must be a non-empty list"),
         ("experiments:\n  - {task: mnist_patch, algorithm: erm}\n", "experiments[0]: alphas: required"),
-        ("experiments:\n  - {task: mnist_patch, algorithm: erm, alphas: [0.1], color: red}\n",
-         "experiments[0]: color: unknown field"),
+        (
+            "experiments:\n  - {task: mnist_patch, algorithm: erm, alphas: [0.1], color: red}\n",
+            "experiments[0]: color: unknown field",
+        ),
         ("experiments:\n  - {task: mnist_patch, algorithm: erm, alphas: [2.0]}\n", "alpha must be in [0, 1]"),
-        ("target: 3\nexperiments:\n  - {task: mnist_patch, algorithm: erm, alphas: [0.1]}\n",
-         "target: must be a number in (0, 1]"),
+        (
+            "target: 3\nexperiments:\n  - {task: mnist_patch, algorithm: erm, alphas: [0.1]}\n",
+            "target: must be a number in (0, 1]",
+        ),
     ],
 )
 def test_invalid_suite_fields_are_named(cli, tmp_path, body, fragment):

@@ -7,8 +7,17 @@ from benchmark.collective import check_alpha, collective_indices, collective_siz
 from benchmark.errors import BenchError
 
 
-@pytest.mark.parametrize(("n", "alpha", "size"), [(4000, 0.0, 0), (4000, 0.001, 4), (4000, 0.0005, 2),
-                                                   (1000, 0.0015, 2), (60000, 0.001, 60), (10, 1.0, 10)])
+@pytest.mark.parametrize(
+    ("n", "alpha", "size"),
+    [
+        (4000, 0.0, 0),
+        (4000, 0.001, 4),
+        (4000, 0.0005, 2),
+        (1000, 0.0015, 2),
+        (60000, 0.001, 60),
+        (10, 1.0, 10),
+    ],
+)
 def test_size_is_rounded_alpha_n(n, alpha, size):
     assert collective_size(n, alpha) == size
     idx = collective_indices(n, alpha, seed=3)

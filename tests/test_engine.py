@@ -47,8 +47,9 @@ def test_stack_equals_pytorch_sgd_on_the_same_batches(tiny_mnist):
 
     torch.manual_seed(key_from("init", seed))
     model = task.make_model()
-    opt = torch.optim.SGD(model.parameters(), lr=HP["lr"], momentum=HP["momentum"],
-                          weight_decay=HP["weight_decay"])
+    opt = torch.optim.SGD(
+        model.parameters(), lr=HP["lr"], momentum=HP["momentum"], weight_decay=HP["weight_decay"]
+    )
     member = member_mask(n, [alpha], [seed], cpu)
     keys = torch.tensor([key_from("batches", seed)])
     sampling = ERM().sampling(HP, n)

@@ -24,10 +24,26 @@ experiments:
 
 
 def _run(suite, out, *extra):
-    return subprocess.Popen([sys.executable, "-m", "benchmark", "run", str(suite), "--out", str(out),
-                             "--max-stack", "1", "--device", "cpu", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchmark",
+            "run",
+            str(suite),
+            "--out",
+            str(out),
+            "--max-stack",
+            "1",
+            "--device",
+            "cpu",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 @pytest.mark.slow

@@ -22,8 +22,12 @@ def test_default_patch_is_3x3_white_bottom_right_and_nothing_else_changes():
 
 @pytest.mark.parametrize(
     ("position", "margin", "size", "rows", "cols"),
-    [("top-left", 0, 2, (0, 2), (0, 2)), ("top-right", 1, 4, (1, 5), (23, 27)),
-     ("bottom-left", 2, 3, (23, 26), (2, 5)), ("center", 0, 4, (12, 16), (12, 16))],
+    [
+        ("top-left", 0, 2, (0, 2), (0, 2)),
+        ("top-right", 1, 4, (1, 5), (23, 27)),
+        ("bottom-left", 2, 3, (23, 26), (2, 5)),
+        ("center", 0, 4, (12, 16), (12, 16)),
+    ],
 )
 def test_patch_position_size_margin_value(position, margin, size, rows, cols):
     task = MnistPatch(position=position, margin=margin, patch_size=size, patch_value=77)

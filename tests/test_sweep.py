@@ -28,14 +28,19 @@ def test_records_carry_config_counts_metrics_and_environment(tmp_path, small_dat
     records, _ = store.read()
     r = next(r for r in records if r["alpha"] == 0.05 and r["seed"] == 1)
     assert r["n_train"] == 256 and r["n_collective"] == 13  # round(0.05 * 256)
-    assert r["algorithm"] == {"name": "erm", "hparams": {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.0,
-                                                         "batch_size": 32, "epochs": 1}}
+    assert r["algorithm"] == {
+        "name": "erm",
+        "hparams": {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.0, "batch_size": 32, "epochs": 1},
+    }
     assert r["task"]["name"] == "mnist_patch" and r["task"]["params"]["patch_size"] == 3
     assert "data_dir" not in r["task"]["params"]  # a location, not part of the run's identity
     assert r["strategy"] == {"name": "patch", "size": 3, "row": 25, "col": 25, "value": 255, "y_star": 8}
-    assert 0.0 <= r["metrics"]["success"] <= 1.0 and r["metrics"]["n_success_eval"] == int((tiny_mnist[1].y_test != 8).sum())
-    assert r["environment"]["packages"]["torch"] == torch.__version__.split("+")[0] or \
-        r["environment"]["packages"]["torch"].startswith(torch.__version__.split("+")[0])
+    assert 0.0 <= r["metrics"]["success"] <= 1.0 and r["metrics"]["n_success_eval"] == int(
+        (tiny_mnist[1].y_test != 8).sum()
+    )
+    assert r["environment"]["packages"]["torch"] == torch.__version__.split("+")[0] or r["environment"][
+        "packages"
+    ]["torch"].startswith(torch.__version__.split("+")[0])
     assert r["environment"]["device"] == "cpu" and r["stack_size"] == 4 and r["wall_time_s"] > 0
     assert {c.run_id for c in plan_cells([_exp()])} == {r["run_id"] for r in records}
 
@@ -45,7 +50,9 @@ def test_rerun_skips_finished_cells_and_force_reruns(tmp_path, small_data, monke
     run_sweep([_exp()], store, CPU)
     trained = []
     real = executors.run_cells
-    monkeypatch.setattr(executors, "run_cells", lambda cells, *a, **k: trained.extend(cells) or real(cells, *a, **k))
+    monkeypatch.setattr(
+        executors, "run_cells", lambda cells, *a, **k: trained.extend(cells) or real(cells, *a, **k)
+    )
     assert run_sweep([_exp()], store, CPU).written == 0 and trained == []
     assert run_sweep([_exp()], store, CPU, force=True).written == 4 and len(trained) == 4
     assert len(store.read()[0]) == 4
@@ -88,8 +95,21 @@ def test_same_seed_gives_the_same_record_in_any_stack(tmp_path, small_data):
 
 def test_end_to_end_collective_steers_erm_on_embedded_digits(tmp_path, cli):
     """Real data, real CLI: 10% of the training set carrying the patch makes S jump from its base rate."""
-    result = cli("sweep", "--task", "mnist_patch", "--algorithm", "erm", "--alphas", "0.1", "--seeds", "1",
-                 "--set", "epochs=3", "--out", tmp_path)
+    result = cli(
+        "sweep",
+        "--task",
+        "mnist_patch",
+        "--algorithm",
+        "erm",
+        "--alphas",
+        "0.1",
+        "--seeds",
+        "1",
+        "--set",
+        "epochs=3",
+        "--out",
+        tmp_path,
+    )
     assert result.exit_code == 0, result.output
     records, _ = Store(tmp_path).read()
     s = {r["alpha"]: r["metrics"]["success"] for r in records}

@@ -11,12 +11,23 @@ from tasks.registry import get_task
 
 @click.command()
 @click.option("--task", default="mnist_patch", show_default=True)
-@click.option("--n-train", default=4000, show_default=True, type=click.IntRange(min=64),
-              help="Training examples (the task's data tiled; 60000 for MNIST scale).")
-@click.option("--stack", default=16, show_default=True, type=click.IntRange(min=1),
-              help="Models in the stacked run.")
-@click.option("--naive-models", default=2, show_default=True, type=click.IntRange(min=1),
-              help="Models trained one at a time by the naive loop.")
+@click.option(
+    "--n-train",
+    default=4000,
+    show_default=True,
+    type=click.IntRange(min=64),
+    help="Training examples (the task's data tiled; 60000 for MNIST scale).",
+)
+@click.option(
+    "--stack", default=16, show_default=True, type=click.IntRange(min=1), help="Models in the stacked run."
+)
+@click.option(
+    "--naive-models",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Models trained one at a time by the naive loop.",
+)
 @click.option("--epochs", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--device", default="auto", show_default=True)
@@ -25,14 +36,24 @@ def command(task, n_train, stack, naive_models, epochs, batch_size, device) -> N
     dev = resolve_device(device)
     t = get_task(task)()
     data = tiled(t.load(), n_train)
-    hp = {**{k: p.default for k, p in registry.get("erm").cls.hparams.items()}, **t.default_hparams,
-          "epochs": epochs, "batch_size": batch_size}
+    hp = {
+        **{k: p.default for k, p in registry.get("erm").cls.hparams.items()},
+        **t.default_hparams,
+        "epochs": epochs,
+        "batch_size": batch_size,
+    }
     rows = erm_rows(t, data, hp, stack, naive_models, dev)
-    click.echo(f"device: {dev.type} ({device_name(dev)}), torch {torch.__version__}, "
-               f"threads {torch.get_num_threads()}; task {task}, n_train {n_train}, batch {batch_size}")
-    click.echo(f"{'algorithm':<10} {'path':<16} {'models':>6} {'epochs':>6} {'seconds':>8} {'model-epochs/min':>17}")
+    click.echo(
+        f"device: {dev.type} ({device_name(dev)}), torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}; task {task}, n_train {n_train}, batch {batch_size}"
+    )
+    click.echo(
+        f"{'algorithm':<10} {'path':<16} {'models':>6} {'epochs':>6} {'seconds':>8} {'model-epochs/min':>17}"
+    )
     for r in rows:
-        click.echo(f"{r.algorithm:<10} {r.path:<16} {r.models:>6} {r.epochs:>6} {r.seconds:>8.1f} "
-                   f"{r.model_epochs_per_min:>17.1f}")
+        click.echo(
+            f"{r.algorithm:<10} {r.path:<16} {r.models:>6} {r.epochs:>6} {r.seconds:>8.1f} "
+            f"{r.model_epochs_per_min:>17.1f}"
+        )
     naive, fast = rows
     click.echo(f"erm: stacked / naive = {fast.model_epochs_per_min / naive.model_epochs_per_min:.2f}x")

@@ -24,10 +24,14 @@ def format_curves(cur) -> str:
     lines = []
     for (task, config), df in cur.groupby(["task", "config"], sort=True):
         lines.append(f"\n{task} / {config}")
-        lines.append(f"  {'alpha':>8} {'members':>8} {'S mean':>7} {'S std':>6} {'clean acc':>9} {'seeds':>5}")
+        lines.append(
+            f"  {'alpha':>8} {'members':>8} {'S mean':>7} {'S std':>6} {'clean acc':>9} {'seeds':>5}"
+        )
         for r in df.itertuples():
-            lines.append(f"  {r.alpha:>8.4g} {r.n_collective:>8d} {r.success_mean:>7.3f} "
-                         f"{r.success_std:>6.3f} {r.clean_accuracy:>9.3f} {r.seeds:>5d}")
+            lines.append(
+                f"  {r.alpha:>8.4g} {r.n_collective:>8d} {r.success_mean:>7.3f} "
+                f"{r.success_std:>6.3f} {r.clean_accuracy:>9.3f} {r.seeds:>5d}"
+            )
     return "\n".join(lines)
 
 
@@ -36,8 +40,10 @@ def format_critical(crit) -> str:
     for r in crit.itertuples():
         s0 = "n/a" if r.success_at_0 is None else f"{r.success_at_0:.3f}"
         acc = "n/a" if r.clean_accuracy_at_0 is None else f"{r.clean_accuracy_at_0:.3f}"
-        lines.append(f"  {r.task} / {r.config}: alpha* {r.alpha_star_text}; S(0) {s0}; "
-                     f"clean acc {acc}; {r.seeds} seeds")
+        lines.append(
+            f"  {r.task} / {r.config}: alpha* {r.alpha_star_text}; S(0) {s0}; "
+            f"clean acc {acc}; {r.seeds} seeds"
+        )
     return "\n".join(lines)
 
 
@@ -49,8 +55,9 @@ def print_summary(out: str, target: float) -> None:
 
 @click.command()
 @out_option
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
 @click.option("--target", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True))
 def command(out, fmt, target) -> None:
     """Print S(alpha) per cell and alpha* per (task, algorithm config) from the store in --out."""
@@ -62,7 +69,12 @@ def command(out, fmt, target) -> None:
         click.echo("# S(alpha)\n" + cur.drop(columns="config_id").to_csv(index=False))
         click.echo("# alpha*\n" + crit.drop(columns="config_id").to_csv(index=False))
     else:
-        click.echo(json.dumps({
-            "curves": json.loads(cur.drop(columns="config_id").to_json(orient="records")),
-            "critical_mass": json.loads(crit.drop(columns="config_id").to_json(orient="records")),
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "curves": json.loads(cur.drop(columns="config_id").to_json(orient="records")),
+                    "critical_mass": json.loads(crit.drop(columns="config_id").to_json(orient="records")),
+                },
+                indent=2,
+            )
+        )

@@ -23,27 +23,75 @@ def parse_alphas(text: str) -> tuple[float, ...]:
 @click.command()
 @click.option("--task", required=True, help="Task name (see `aca-bench list tasks`).")
 @click.option("--algorithm", required=True, help="Algorithm name (see `aca-bench list algorithms`).")
-@click.option("--alphas", default="0,0.001,0.002,0.005,0.01,0.02,0.05", show_default=True,
-              help="Comma-separated collective fractions in [0, 1]; 0 is always added.")
+@click.option(
+    "--alphas",
+    default="0,0.001,0.002,0.005,0.01,0.02,0.05",
+    show_default=True,
+    help="Comma-separated collective fractions in [0, 1]; 0 is always added.",
+)
 @click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1), help="Seeds 0..N-1.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Task parameter or hyperparameter; a YAML list sweeps a grid (lr=[0.01,0.1]).")
-@click.option("--target", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True),
-              help="Success target S for alpha*.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Task parameter or hyperparameter; a YAML list sweeps a grid (lr=[0.01,0.1]).",
+)
+@click.option(
+    "--target",
+    default=0.9,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Success target S for alpha*.",
+)
 @click.option("--force", is_flag=True, help="Rerun cells already in the store.")
-@click.option("--max-stack", default=DEFAULT_MAX_STACK, show_default=True, type=click.IntRange(min=1),
-              help="Most models trained together in one stack.")
+@click.option(
+    "--max-stack",
+    default=DEFAULT_MAX_STACK,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Most models trained together in one stack.",
+)
 @out_option
 @device_option
 @executor_options
-def command(task, algorithm, alphas, seeds, sets, target, force, max_stack, out, device, executor, ray_address, ray_gpus_per_stack) -> None:
+def command(
+    task,
+    algorithm,
+    alphas,
+    seeds,
+    sets,
+    target,
+    force,
+    max_stack,
+    out,
+    device,
+    executor,
+    ray_address,
+    ray_gpus_per_stack,
+) -> None:
     """Sweep alpha x seeds for one task and algorithm, then print S(alpha) and alpha*."""
     task_params, hparams = parse_sets(sets, task, algorithm)
-    exp = Experiment(f"{task}-{algorithm}", task, algorithm, parse_alphas(alphas), tuple(range(seeds)),
-                     task_params, hparams)
+    exp = Experiment(
+        f"{task}-{algorithm}",
+        task,
+        algorithm,
+        parse_alphas(alphas),
+        tuple(range(seeds)),
+        task_params,
+        hparams,
+    )
     store = Store(out)
-    result = run_sweep([exp], store, resolve_device(device), force=force, max_stack=max_stack,
-                       executor=executor_choice(executor, ray_address, ray_gpus_per_stack))
-    click.echo(f"{result.planned} cells: {result.skipped} already done, {result.written} trained; "
-               f"results in {store.path}")
+    result = run_sweep(
+        [exp],
+        store,
+        resolve_device(device),
+        force=force,
+        max_stack=max_stack,
+        executor=executor_choice(executor, ray_address, ray_gpus_per_stack),
+    )
+    click.echo(
+        f"{result.planned} cells: {result.skipped} already done, {result.written} trained; "
+        f"results in {store.path}"
+    )
     print_summary(out, target)
