@@ -48,7 +48,8 @@ class MnistPatch(Task):
         "patch_value": Param(255, int, "pixel value written into the patch (0-255)"),
         "y_star": Param(8, int, "the collective's target label"),
     }
-    default_hparams = {"lr": 0.05, "momentum": 0.9, "batch_size": 64, "epochs": 8}
+    # lr 0.05 diverged for some seeds (clean accuracy 0.17); 0.02 trains every seed to ~96%.
+    default_hparams = {"lr": 0.02, "momentum": 0.9, "batch_size": 64, "epochs": 10}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
