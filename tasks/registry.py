@@ -9,6 +9,7 @@ from tasks.base import Task
 
 ENTRY_POINT_GROUP = "aca_bench.tasks"
 _TASKS: dict[str, type[Task]] = {}
+_DISCOVERED = False
 
 
 def register_task(cls: type[Task]) -> type[Task]:
@@ -20,8 +21,10 @@ def register_task(cls: type[Task]) -> type[Task]:
 
 
 def _discover() -> None:
+    global _DISCOVERED
     import tasks
 
+    _DISCOVERED = True
     for info in pkgutil.iter_modules(tasks.__path__):
         importlib.import_module(f"tasks.{info.name}")
     for ep in entry_points(group=ENTRY_POINT_GROUP):
@@ -30,7 +33,7 @@ def _discover() -> None:
 
 def all_tasks() -> dict[str, type[Task]]:
     """Every registered task class by name."""
-    if not _TASKS:
+    if not _DISCOVERED:
         _discover()
     return dict(sorted(_TASKS.items()))
 

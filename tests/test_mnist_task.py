@@ -90,3 +90,11 @@ def test_truncated_idx_file_is_reported(tmp_path):
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(BenchError, match="truncated"):
         mnist_data.load_idx_dir(tmp_path)
+
+
+def test_registry_finds_every_task_module_even_after_one_was_imported(monkeypatch):
+    import tasks.registry as reg
+
+    monkeypatch.setattr(reg, "_DISCOVERED", False)
+    monkeypatch.setattr(reg, "_TASKS", {"mnist_patch": MnistPatch})  # as if only one module was imported
+    assert {"mnist_patch", "waterbirds_feature_flip"} <= set(reg.all_tasks())

@@ -40,9 +40,11 @@ def format_critical(crit) -> str:
     for r in crit.itertuples():
         s0 = "n/a" if r.success_at_0 is None else f"{r.success_at_0:.3f}"
         acc = "n/a" if r.clean_accuracy_at_0 is None else f"{r.clean_accuracy_at_0:.3f}"
+        worst = r.worst_group_accuracy_at_0
+        wg = "" if worst is None or worst != worst else f"; worst-group acc {worst:.3f}"
         lines.append(
             f"  {r.task} / {r.config}: alpha* {r.alpha_star_text}; S(0) {s0}; "
-            f"clean acc {acc}; {r.seeds} seeds"
+            f"clean acc {acc}{wg}; {r.seeds} seeds"
         )
     return "\n".join(lines)
 

@@ -1,0 +1,84 @@
+"""Group DRO (Sagawa et al., 2020), online: exponentiated-gradient group weights q, loss sum_g q_g l_g.
+
+Each step computes the mean loss l_g of every group g present in the batch, updates
+q_g <- q_g * exp(eta_q * (l_g + C / sqrt(n_g))) for the present groups and renormalises them so they keep
+their total mass, then descends on sum_g q_g l_g with the updated q (held constant in the gradient).
+A group absent from the batch has no loss estimate and keeps its q exactly (the reference code treats
+it as loss 0, which shrinks its weight whenever a small group misses a batch). q is per-model state,
+so a stack of models (alphas, seeds, eta_q) trains at once. n_g are the training group sizes each
+model sees (after the collective's relabelling); `balanced` draws group-balanced batches.
+"""
+
+import torch
+from torch.func import grad
+
+from algorithms.base import SGD_HPARAMS, Algorithm, FunctionalModel, Sampling, Tensors, sgd_momentum
+from benchmark.params import Param
+
+
+def next_q(
+    q: torch.Tensor, group_loss: torch.Tensor, present: torch.Tensor, eta: torch.Tensor
+) -> torch.Tensor:
+    """One exponentiated-gradient step on the present groups; absent groups keep their weight."""
+    mass = torch.where(present, q, torch.zeros_like(q)).sum()
+    # Subtracting the largest present loss keeps exp() in range; it cancels in the renormalisation.
+    shift = torch.where(present, group_loss, torch.full_like(group_loss, -torch.inf)).amax()
+    w = torch.where(present, q * torch.exp(eta * (group_loss - shift)), torch.zeros_like(q))
+    return torch.where(present, w / w.sum().clamp_min(1e-30) * mass, q)
+
+
+class GroupDRO(Algorithm):
+    """Online Group DRO with SGD + momentum; eta_q, C and the optimiser settings may differ per model."""
+
+    name = "groupdro"
+    hparams = {
+        **SGD_HPARAMS,
+        "eta_q": Param(0.01, float, "step size of the group weights q"),
+        "group_adj": Param(
+            0.0,
+            float,
+            "C of the group adjustment C / sqrt(n_g) added to each group's loss in the q update (0: none)",
+        ),
+        "balanced": Param(
+            False, bool, "draw group-balanced batches (with replacement) instead of shuffled epochs"
+        ),
+    }
+    per_model = ("lr", "momentum", "weight_decay", "eta_q", "group_adj")
+    needs_groups = True
+
+    def sampling(self, hp, n_train: int) -> Sampling:
+        b = min(int(hp["batch_size"]), n_train)
+        return Sampling("balanced" if hp["balanced"] else "shuffle", b, n_train // b)
+
+    def init_state(self, params: Tensors, n_groups: int | None) -> Tensors:
+        state = super().init_state(params, n_groups)
+        first = next(iter(params.values()))
+        state["q"] = first.new_full((int(n_groups),), 1.0 / int(n_groups))
+        return state
+
+    def update(
+        self,
+        model: FunctionalModel,
+        params: Tensors,
+        state: Tensors,
+        batch: Tensors,
+        values: Tensors,
+        step: int,
+    ) -> tuple[Tensors, Tensors]:
+        q = state["q"]
+        in_group = (batch["group"][:, None] == torch.arange(q.shape[0], device=q.device)).to(q.dtype)
+        in_group = in_group * batch["mask"][:, None]  # [B, G]
+        count = in_group.sum(0)
+        present = count > 0
+        adjust = values["group_adj"] / values["group_count"].clamp_min(1.0).sqrt()
+
+        def objective(p: Tensors):
+            losses = model.losses(p, batch["x"], batch["y"])
+            group_loss = (in_group * losses[:, None]).sum(0) / count.clamp_min(1.0)
+            new_q = next_q(q, group_loss.detach() + adjust, present, values["eta_q"])
+            return (new_q * group_loss).sum(), new_q
+
+        grads, new_q = grad(objective, has_aux=True)(params)
+        new_params, new_state = sgd_momentum(params, grads, state, values)
+        new_state["q"] = new_q
+        return new_params, new_state

@@ -1,0 +1,149 @@
+"""Group DRO: the q update by hand, absent groups, the adjustment, stacking, balanced batches, refusal."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.func import stack_module_state, vmap
+
+from algorithms import registry
+from algorithms.base import FunctionalModel
+from algorithms.groupdro import GroupDRO, next_q
+from benchmark.engine import balanced_order
+from benchmark.errors import BenchError
+from benchmark.plan import Experiment, expand
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These tensors are tiny: one intra-op thread avoids thread overhead on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def const_model() -> tuple[FunctionalModel, dict[str, torch.Tensor]]:
+    """Logits [0, ln 3] whatever x is: loss ln 4 for y = 0 and ln(4/3) for y = 1."""
+    lin = nn.Linear(1, 2)
+    params = {"weight": torch.zeros(2, 1), "bias": torch.tensor([0.0, math.log(3.0)])}
+    return FunctionalModel(lin), params
+
+
+def values(lr=0.0, eta=1.0, adj=0.0, counts=(10.0, 10.0, 10.0, 10.0)) -> dict[str, torch.Tensor]:
+    t = torch.tensor
+    return {
+        "lr": t(lr),
+        "momentum": t(0.0),
+        "weight_decay": t(0.0),
+        "eta_q": t(eta),
+        "group_adj": t(adj),
+        "group_count": t(counts),
+    }
+
+
+def batch(groups: list[int]) -> dict[str, torch.Tensor]:
+    g = torch.tensor(groups)
+    return {
+        "x": torch.zeros(len(groups), 1),
+        "y": g // 2,
+        "group": g,
+        "mask": torch.ones(len(groups)),
+        "key": torch.tensor(0),
+    }
+
+
+def test_q_update_two_steps_by_hand():
+    algo = GroupDRO()
+    model, params = const_model()
+    state = algo.init_state(params, 4)
+    assert torch.allclose(state["q"], torch.full((4,), 0.25))
+    # Step 1: groups 0 (loss ln 4) and 2 (loss ln 4/3) present, 1 and 3 absent; eta = 1.
+    # Present mass 1/2 is shared in proportion 4 : 4/3 -> q = [3/8, 1/4, 1/8, 1/4].
+    params, state = algo.update(model, params, state, batch([0, 0, 2]), values(), 0)
+    assert torch.allclose(state["q"], torch.tensor([3 / 8, 1 / 4, 1 / 8, 1 / 4]))
+    # Step 2: groups 1 (ln 4) and 2 (ln 4/3) present; their mass 3/8 is shared as 1/4*4 : 1/8*4/3.
+    params, state = algo.update(model, params, state, batch([1, 2, 2]), values(), 1)
+    assert torch.allclose(state["q"], torch.tensor([3 / 8, 9 / 28, 3 / 56, 1 / 4]))
+    assert math.isclose(float(state["q"].sum()), 1.0, rel_tol=1e-6)
+
+
+def test_loss_uses_updated_q_and_mean_loss_per_group():
+    algo = GroupDRO()
+    model, params = const_model()
+    state = algo.init_state(params, 4)
+    # With q = [3/8, ., 1/8, .] after the update, d/d bias of 3/8 softplus(b) + 1/8 softplus(-b) at
+    # b = ln 3 is 3/8 * 3/4 - 1/8 * 1/4 = 1/4 for logit 1 and -1/4 for logit 0. Group 0 appears twice:
+    # its loss is a mean, so duplicates do not change the gradient.
+    new, _ = algo.update(model, params, state, batch([0, 0, 2]), values(lr=1.0), 0)
+    assert torch.allclose(new["bias"], torch.tensor([0.25, math.log(3.0) - 0.25]), atol=1e-6)
+    assert torch.equal(new["weight"], params["weight"])  # x = 0: no weight gradient
+
+
+def test_absent_groups_do_not_move_q():
+    q = torch.tensor([0.1, 0.2, 0.3, 0.4])
+    present = torch.tensor([True, False, True, False])
+    out = next_q(q, torch.tensor([5.0, 100.0, 1.0, 100.0]), present, torch.tensor(0.5))
+    assert out[1] == q[1] and out[3] == q[3]
+    assert math.isclose(float(out.sum()), 1.0, rel_tol=1e-6)
+    none = next_q(q, torch.ones(4), torch.zeros(4, dtype=torch.bool), torch.tensor(0.5))
+    assert torch.equal(none, q)
+    big = next_q(q, torch.tensor([1e4, 0.0, 0.0, 0.0]), torch.ones(4, dtype=torch.bool), torch.tensor(1.0))
+    assert torch.isfinite(big).all() and big[0] > 0.999
+
+
+def test_group_adjustment_favours_small_groups():
+    algo = GroupDRO()
+    model, params = const_model()
+    state = algo.init_state(params, 4)
+    # Equal losses in groups 0 and 1 (both y = 0); group 1 is 100x smaller, so C / sqrt(n_g) lifts it.
+    _, plain = algo.update(model, params, state, batch([0, 1]), values(counts=(400, 4, 10, 10)), 0)
+    assert torch.allclose(plain["q"], state["q"])
+    _, adj = algo.update(model, params, state, batch([0, 1]), values(adj=1.0, counts=(400, 4, 10, 10)), 0)
+    ratio = float(adj["q"][1] / adj["q"][0])
+    assert math.isclose(ratio, math.exp(1 / 2 - 1 / 20), rel_tol=1e-5)
+
+
+def test_stacked_models_keep_their_own_q_and_eta():
+    algo = GroupDRO()
+    lin = nn.Linear(1, 2)
+    model = FunctionalModel(lin)
+    one = {"weight": torch.zeros(2, 1), "bias": torch.tensor([0.0, math.log(3.0)])}
+    params, _ = stack_module_state([lin, lin])
+    params = {k: torch.stack([one[k], one[k]]) for k in params}
+    state = vmap(algo.init_state, in_dims=(0, None))(params, 4)
+    vals = {k: torch.stack([v, v]) for k, v in values().items()}
+    vals["eta_q"] = torch.tensor([1.0, 0.0])
+    b = {k: torch.stack([v, v]) for k, v in batch([0, 0, 2]).items()}
+    _, new = vmap(lambda *a: algo.update(model, *a, 0), in_dims=(0, 0, 0, 0))(params, state, b, vals)
+    assert torch.allclose(new["q"][0], torch.tensor([3 / 8, 1 / 4, 1 / 8, 1 / 4]))
+    assert torch.allclose(new["q"][1], torch.full((4,), 0.25))  # eta_q = 0 leaves q alone
+
+
+def test_balanced_sampler_equalises_groups_and_is_deterministic():
+    sizes = [3000, 150, 50, 800]
+    groups = torch.repeat_interleave(torch.arange(4), torch.tensor(sizes))
+    groups = torch.stack([groups, groups.roll(1000)])  # two models, different group layouts
+    keys = torch.tensor([11, 12])
+    idx = balanced_order(groups, 4, keys, epoch=0, n_draws=40000)
+    assert idx.shape == (2, 40000) and int(idx.min()) >= 0 and int(idx.max()) < groups.shape[1]
+    for k in range(2):
+        freq = torch.bincount(groups[k][idx[k]], minlength=4).float() / 40000
+        assert torch.allclose(freq, torch.full((4,), 0.25), atol=0.015)
+    assert torch.equal(idx, balanced_order(groups, 4, keys, epoch=0, n_draws=40000))
+    assert not torch.equal(idx, balanced_order(groups, 4, keys, epoch=1, n_draws=40000))
+    # A model's draws depend on its own key only, not on the rest of the stack.
+    assert torch.equal(idx[1], balanced_order(groups[1:], 4, keys[1:], epoch=0, n_draws=40000)[0])
+
+
+def test_groupdro_refuses_a_task_without_groups():
+    exp = Experiment("x", "mnist_patch", "groupdro", (0.01,), (0,), {}, {})
+    with pytest.raises(BenchError, match="needs group labels"):
+        expand(exp)
+
+
+def test_registry_entry_is_valid():
+    entry = registry.get("groupdro")
+    assert entry.cls is GroupDRO and entry.cls.needs_groups
+    assert "eta_q" in entry.cls.per_model
