@@ -6,6 +6,7 @@ dict of tensors with a leading batch dimension. The engine runs it over a stack 
 in-place updates of its inputs, randomness only from `benchmark.rng` with the batch's `key`.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -21,7 +22,8 @@ Tensors = dict[str, torch.Tensor]
 
 @dataclass(frozen=True)
 class Sampling:
-    """How the engine draws batches: `shuffle` (epochs of disjoint batches) or `poisson` (rate q).
+    """How the engine draws batches: `shuffle` (epochs of disjoint batches), `poisson` (rate q) or
+    `balanced` (with replacement, every group equally likely; needs a task with groups).
 
     For `poisson` the engine returns `batch_size` slots per step (the cap) with a 0/1 `mask`.
     """
@@ -72,6 +74,15 @@ class Algorithm:
     def prepare(self, hp: dict[str, Any], n_train: int, n_groups: int | None) -> Prepared:
         """Per-model numbers for `update` (default: the `per_model` hyperparameters as floats)."""
         return Prepared({k: float(hp[k]) for k in self.per_model})
+
+    def trainer(self, hp: dict[str, Any]) -> Callable[..., Any] | None:
+        """A trainer to use instead of the stacked engine for cells with hparams `hp`, or None (default).
+
+        A trainer takes `benchmark.engine.train_stack`'s arguments (task, data, algo, hps, alphas, seeds,
+        device, on_epoch) and returns an `engine.Stack`, so evaluation is unchanged. Use it for paths that
+        cannot be stacked, e.g. a reference implementation that trains one model at a time.
+        """
+        return None
 
     def init_state(self, params: Tensors, n_groups: int | None) -> Tensors:
         """Optimiser and algorithm state of one model (e.g. a momentum buffer per parameter)."""

@@ -61,7 +61,7 @@ def draw_indices(sampling: Sampling, keys: torch.Tensor, n: int, epoch: int, ste
                  perm: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(indices [K, B], mask [K, B] float, overflow [K] bool) of one step."""
     k = keys.shape[0]
-    if sampling.kind == "shuffle":
+    if sampling.kind in ("shuffle", "balanced"):
         b = sampling.batch_size
         idx = perm[:, step * b : (step + 1) * b]
         return idx, torch.ones(k, b, device=keys.device), torch.zeros(k, dtype=torch.bool, device=keys.device)
@@ -70,6 +70,25 @@ def draw_indices(sampling: Sampling, keys: torch.Tensor, n: int, epoch: int, ste
     vals, idx = torch.topk(u, sampling.batch_size, dim=1, largest=False, sorted=False)
     overflow = chosen.sum(1) > sampling.batch_size
     return idx, (vals < sampling.rate).float(), overflow
+
+
+def balanced_order(groups: torch.Tensor, n_groups: int, keys: torch.Tensor, epoch: int, n_draws: int
+                   ) -> torch.Tensor:
+    """[K, n_draws] indices drawn with replacement, each example weighted 1 / (its group's size): every
+    non-empty group is equally likely (Sagawa et al.'s group-balanced sampler). `groups` is [K, n]."""
+    counts = torch.zeros(groups.shape[0], n_groups, dtype=torch.float64, device=groups.device)
+    counts.scatter_add_(1, groups, torch.ones_like(groups, dtype=torch.float64))
+    cdf = (1.0 / counts.gather(1, groups)).cumsum(1)
+    u = vmap(uniform, in_dims=(0, None, None))(keys, (1 << 41) + epoch, n_draws).to(torch.float64)
+    idx = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)
+    return idx.clamp_max(groups.shape[1] - 1)
+
+
+def relabelled_groups(task: Task, data: TaskData, member: torch.Tensor) -> torch.Tensor:
+    """[K, n] group id of every training example as each model sees it (members relabelled y*)."""
+    y_seen = torch.where(member, torch.full_like(member, task.y_star, dtype=data.y_train.dtype),
+                         data.y_train)
+    return task.group_ids(y_seen, data.attr_train.expand_as(y_seen))
 
 
 def make_batch(task: Task, data: TaskData, member: torch.Tensor, idx: torch.Tensor, mask: torch.Tensor,
@@ -106,6 +125,12 @@ def train_stack(task: Task, data: TaskData, algo: Algorithm, hps: list[dict], al
                              device=device)
     state = vmap(algo.init_state, in_dims=(0, None))(params, task.n_groups)
     with_groups = task.n_groups is not None and data.attr_train is not None
+    if with_groups:  # each model's training groups after relabelling, and their sizes [K, G]
+        train_groups = relabelled_groups(task, data, member)
+        values["group_count"] = torch.stack([(train_groups == g).sum(1) for g in range(task.n_groups)],
+                                            dim=1).float()
+    elif sampling.kind == "balanced":
+        raise ValueError(f"group-balanced sampling needs a task with groups; '{task.name}' has none")
     step_fn = _stepper(algo, model)
     overflows = torch.zeros(k, dtype=torch.int64, device=device)
     global_step = 0
@@ -113,6 +138,9 @@ def train_stack(task: Task, data: TaskData, algo: Algorithm, hps: list[dict], al
         perm = None
         if sampling.kind == "shuffle":
             perm = torch.argsort(vmap(uniform, in_dims=(0, None, None))(batch_keys, epoch, n), dim=1)
+        elif sampling.kind == "balanced":
+            perm = balanced_order(train_groups, task.n_groups, batch_keys, epoch,
+                                  sampling.steps_per_epoch * sampling.batch_size)
         for step in range(sampling.steps_per_epoch):
             idx, mask, overflow = draw_indices(sampling, batch_keys, n, epoch, step, perm)
             overflows += overflow

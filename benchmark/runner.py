@@ -32,9 +32,10 @@ def run_cells(cells: list[Cell], device: torch.device,
     task = cells[0].make_task()
     data = task_data(cells[0], device)
     algo = registry.get(cells[0].algorithm).create()
-    stack = train_stack(task, data, algo, [c.hparams for c in cells], [c.alpha for c in cells],
-                        [c.seed for c in cells], device,
-                        on_epoch=(lambda f: on_progress(f * len(cells))) if on_progress else None)
+    train = algo.trainer(cells[0].hparams) or train_stack
+    stack = train(task, data, algo, [c.hparams for c in cells], [c.alpha for c in cells],
+                  [c.seed for c in cells], device,
+                  on_epoch=(lambda f: on_progress(f * len(cells))) if on_progress else None)
     metrics = evaluate(task, data, stack)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
