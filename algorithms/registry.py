@@ -105,7 +105,7 @@ def _check_contract(card: dict, cls: type[Algorithm], source: str) -> list[str]:
     hparams = getattr(cls, "hparams", None)
     if not isinstance(hparams, dict):
         return problems + [_problem(source, "implementation", "class declares no hparams dict")]
-    if "update" not in vars(cls) and cls.stackable:
+    if cls.update is Algorithm.update and cls.trainer is Algorithm.trainer:
         problems.append(_problem(source, "implementation", "class does not implement update()"))
     for key in sorted(set(cls.per_model) - set(hparams)):
         problems.append(_problem(source, "implementation", f"per_model names undeclared hparam {key!r}"))

@@ -1,12 +1,14 @@
 """Suites: YAML files (built in under benchmark/suites/ or a path) describing experiments to sweep."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from algorithms import registry
 from algorithms.registry import read_yaml
 from benchmark.errors import BenchError
 from benchmark.plan import Experiment
+from tasks.registry import get_task
 
 BUILTIN = Path(__file__).parent / "suites"
 _EXPERIMENT_FIELDS = {"name", "task", "algorithm", "alphas", "seeds", "task_params", "hparams"}
@@ -20,6 +22,7 @@ class Suite:
     description: str
     target: float
     experiments: tuple[Experiment, ...]
+    executor: dict | None = None  # optional {kind: local|ray, address: ..., gpus_per_stack: ...}
 
 
 def builtin_names() -> list[str]:
@@ -37,6 +40,28 @@ def load_suite(name_or_path: str) -> Suite:
     return parse_suite(read_yaml(path), str(path))
 
 
+def with_algorithms(suite: Suite, names: list[str] | tuple[str, ...]) -> Suite:
+    """The suite with every experiment run by each named registry algorithm instead of its own.
+
+    The entry's `grid` replaces the experiment's values of those hyperparameters; experiment
+    hyperparameters the algorithm does not declare are dropped; tasks without groups are left out
+    for an algorithm that needs them.
+    """
+    out = []
+    for name in names:
+        entry = registry.get(name)
+        for e in suite.experiments:
+            if entry.cls.needs_groups and get_task(e.task).n_groups is None:
+                continue
+            hparams = {k: v for k, v in e.hparams.items() if k in entry.cls.hparams}
+            hparams.update(entry.card.get("grid") or {})
+            label = e.name if e.algorithm == name else f"{e.name}/{name}"
+            out.append(replace(e, name=label, algorithm=name, hparams=hparams))
+    if not out:
+        raise BenchError(f"suite '{suite.name}' has no experiment on a task that {', '.join(names)} can run")
+    return replace(suite, experiments=tuple(out))
+
+
 def parse_suite(doc: Any, source: str) -> Suite:
     """Validate a parsed suite document; every problem names the file and field."""
     if not isinstance(doc, dict):
@@ -52,8 +77,12 @@ def parse_suite(doc: Any, source: str) -> Suite:
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
         raise BenchError(f"{source}: experiments: name '{dup}' is used twice")
+    executor = doc.get("executor")
+    if executor is not None and (not isinstance(executor, dict) or executor.get("kind", "local") not in
+                                 ("local", "ray")):
+        raise BenchError(f"{source}: executor: must be a mapping with kind local or ray")
     return Suite(str(doc.get("name", Path(source).stem)), str(doc.get("description", "")), float(target),
-                 parsed)
+                 parsed, executor)
 
 
 def _experiment(e: Any, where: str) -> Experiment:

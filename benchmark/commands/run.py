@@ -1,12 +1,15 @@
 """`aca-bench run SUITE`: run a built-in suite (quick, paper, ...) or a suite YAML file."""
 
+import os
+from pathlib import Path
+
 import click
 
 from benchmark.commands.results import print_summary
 from benchmark.environment import resolve_device
-from benchmark.options import device_option, out_option
+from benchmark.options import device_option, executor_choice, executor_options, out_option
 from benchmark.store import Store
-from benchmark.suite import load_suite
+from benchmark.suite import load_suite, with_algorithms
 from benchmark.sweep import DEFAULT_MAX_STACK, run_sweep
 
 
@@ -15,15 +18,29 @@ from benchmark.sweep import DEFAULT_MAX_STACK, run_sweep
 @click.option("--force", is_flag=True, help="Rerun cells already in the store.")
 @click.option("--max-stack", default=DEFAULT_MAX_STACK, show_default=True, type=click.IntRange(min=1),
               help="Most models trained together in one stack.")
+@click.option("--algorithm", "algorithms", multiple=True, metavar="NAME",
+              help="Run every experiment with this registry algorithm (and its entry's grid) instead "
+                   "of the suite's own; repeatable.")
+@click.option("--registry", "registry_paths", multiple=True, type=click.Path(exists=True),
+              help="Extra registry entry folder or YAML file (repeatable); added to ACA_BENCH_REGISTRY.")
 @out_option
 @device_option
-def command(suite, force, max_stack, out, device) -> None:
+@executor_options
+def command(suite, force, max_stack, algorithms, registry_paths, out, device, executor, ray_address,
+            ray_gpus_per_stack) -> None:
     """Run SUITE (a built-in name or a YAML path) into --out, then print the alpha* table."""
+    if registry_paths:
+        known = [p for p in os.environ.get("ACA_BENCH_REGISTRY", "").split(os.pathsep) if p]
+        added = [str(Path(p).resolve()) for p in registry_paths]
+        os.environ["ACA_BENCH_REGISTRY"] = os.pathsep.join([*known, *added])
     s = load_suite(suite)
+    if algorithms:
+        s = with_algorithms(s, algorithms)
     dev = resolve_device(device)
     click.echo(f"suite '{s.name}': {len(s.experiments)} experiment(s) on {dev.type}", err=True)
     store = Store(out)
-    result = run_sweep(s.experiments, store, dev, force=force, max_stack=max_stack, desc=s.name)
+    result = run_sweep(s.experiments, store, dev, force=force, max_stack=max_stack, desc=s.name,
+                       executor=executor_choice(executor, ray_address, ray_gpus_per_stack, s.executor))
     click.echo(f"{result.planned} cells: {result.skipped} already done, {result.written} trained; "
                f"results in {store.path}")
     print_summary(out, s.target)

@@ -1,0 +1,56 @@
+"""`aca-bench leaderboard build`: the static leaderboard site from a results store and the registry."""
+
+from pathlib import Path
+
+import click
+
+from benchmark.aggregate import TARGET
+
+
+@click.group()
+def command() -> None:
+    """Build the static leaderboard site."""
+
+
+@command.command("build")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the site (created; a previous site there is replaced).",
+)
+@click.option(
+    "--results",
+    "results",
+    default="results",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Results folder (the store) to read.",
+)
+@click.option(
+    "--registry",
+    "registry_paths",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Extra registry entry folder or YAML file (repeatable); adds to ACA_BENCH_REGISTRY.",
+)
+@click.option(
+    "--target",
+    default=TARGET,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Success target S for alpha*.",
+)
+def build(out: str, results: str, registry_paths: tuple[str, ...], target: float) -> None:
+    """Render the site (index, per-task, per-algorithm, methodology pages, plots, downloads) to --out."""
+    from leaderboard.build import build_site  # matplotlib and jinja2 load only for this command
+
+    result = build_site(results, out, [Path(p) for p in registry_paths], target)
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    pages = [p for p in result.pages if p.endswith(".html")]
+    click.echo(
+        f"site with {len(pages)} pages and {len(result.pages) - len(pages)} other files in {out}; "
+        f"open {Path(out) / 'index.html'}"
+    )

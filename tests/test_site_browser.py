@@ -1,0 +1,195 @@
+"""The built site in a real browser: Debian's headless Chromium driven by Playwright for Python, against
+a local HTTP server. Tables hold the expected rows, every image loads, every internal link resolves,
+sorting works, registry text is shown and never run, and the console stays clean. A screenshot of the
+index is saved to test-artifacts/index.png.
+
+Needs /usr/bin/chromium (CI: `apt-get update && apt-get install -y chromium`); skipped without it.
+"""
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import pytest
+from test_leaderboard import build, fabricated_records, write_store, xss_registry
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists(),
+    reason=f"{CHROMIUM} not installed (apt-get install -y chromium)",
+)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """Base URL of the site built from the fabricated store, served on 127.0.0.1 at a free port."""
+    root = tmp_path_factory.mktemp("browser")
+    site = build(write_store(root / "store", fabricated_records()), root / "site", xss_registry(root / "reg"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page that records console errors, page errors, failed requests and dialogs."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.problems = []
+    pg.on(
+        "console",
+        lambda m: m.type in ("error", "warning") and pg.problems.append(f"console {m.type}: {m.text}"),
+    )
+    pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
+    pg.on("requestfailed", lambda r: pg.problems.append(f"request failed: {r.url}"))
+    pg.on("response", lambda r: r.status >= 400 and pg.problems.append(f"HTTP {r.status}: {r.url}"))
+    pg.on("dialog", lambda d: (pg.problems.append(f"dialog: {d.message}"), d.dismiss()))
+    yield pg
+    context.close()
+
+
+def _rows(page, table_id):
+    return page.eval_on_selector_all(
+        f"#{table_id} tbody tr",
+        "rows => rows.map(r => [r.dataset.config, ...Array.from(r.cells).map(c => c.innerText.trim())])",
+    )
+
+
+def test_index_tables_sorting_and_screenshot(page, served):
+    page.goto(served + "index.html")
+    page.wait_for_load_state("load")
+    mnist = _rows(page, "results-mnist_patch")
+    birds = _rows(page, "results-waterbirds")
+    assert [r[0] for r in mnist][:2] == ["dpsgd(max_grad_norm=1.0, target_epsilon=8.0)", "erm"]
+    assert len(mnist) == 5 and len(birds) == 2
+    nr = next(r for r in mnist if r[0] == "dpsgd(max_grad_norm=0.5, target_epsilon=1.0)")
+    assert nr[3] == "not reached" and nr[6] == "0.98" and nr[-2:] == ["2", "8"]
+    erm = next(r for r in mnist if r[0] == "erm")
+    assert erm[3].startswith("0.00") and "[" in erm[3] and erm[4] == "0.020" and erm[6] == "\u2013"
+    dro = next(r for r in birds if r[0] == "groupdro")
+    assert dro[3].startswith("\u2264 0.001") and dro[6] == "0.810"
+    headers = page.eval_on_selector_all("#results-waterbirds thead th", "ths => ths.map(t => t.innerText)")
+    assert any("Worst-group" in h for h in headers) and not any("\u03b5" in h for h in headers)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "index.png"), full_page=True)
+
+    alpha = "#results-mnist_patch thead th:nth-child(3) button"
+    page.click(alpha)  # ascending: reached first, not reached last
+    order = [r[0] for r in _rows(page, "results-mnist_patch")]
+    assert order[-1] == "dpsgd(max_grad_norm=0.5, target_epsilon=1.0)"
+    page.click(alpha)  # descending: not reached first
+    assert _rows(page, "results-mnist_patch")[0][0] == "dpsgd(max_grad_norm=0.5, target_epsilon=1.0)"
+    assert page.get_attribute("#results-mnist_patch thead th:nth-child(3)", "aria-sort") == "descending"
+    page.click("#results-mnist_patch thead th:nth-child(1) button")  # text column
+    assert [r[0] for r in _rows(page, "results-mnist_patch")] == sorted(order)
+    assert page.problems == []
+
+
+def test_every_page_link_and_image_resolves(page, served):
+    """Crawl from the index: every internal href/src answers 200, every <img> decodes, no console errors."""
+    seen, queue, checked = set(), [served + "index.html"], set()
+    while queue:
+        url = queue.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        response = page.goto(url)
+        assert response is not None and response.status == 200, url
+        page.wait_for_load_state("load")
+        broken = page.eval_on_selector_all(
+            "img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+        )
+        assert broken == [], (url, broken)
+        refs = page.eval_on_selector_all(
+            "a[href], link[href], img[src], script[src]",
+            "els => els.map(e => e.getAttribute('href') || e.getAttribute('src'))",
+        )
+        for ref in refs:
+            target = urljoin(url, ref)
+            if urlparse(target).netloc != urlparse(served).netloc or ref.startswith("data:"):
+                continue
+            path = target.split("#")[0]
+            if path.endswith(".html"):
+                queue.append(path)
+            elif path not in checked:
+                checked.add(path)
+                assert page.request.get(path).status == 200, (url, ref)
+            if "#" in target and target.split("#")[1] and path.endswith(".html"):
+                anchor = target.split("#")[1]
+                checked.add(target)
+                html = page.request.get(path).text()
+                assert f'id="{anchor}"' in html, (url, ref)
+    pages = {urlparse(u).path for u in seen}
+    assert {
+        "/index.html",
+        "/methodology.html",
+        "/tasks/mnist_patch.html",
+        "/tasks/waterbirds.html",
+        "/algorithms/erm.html",
+        "/algorithms/dpsgd.html",
+        "/algorithms/xss-algo.html",
+    } <= pages
+    assert any(p.endswith(".svg") for p in checked) and any(p.endswith("leaderboard.csv") for p in checked)
+    assert page.problems == []
+
+
+def test_registry_text_is_shown_and_never_run(page, served):
+    page.goto(served + "algorithms/xss-algo.html")
+    page.wait_for_load_state("load")
+    text = page.inner_text(".card .description")
+    assert text == '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.eval_on_selector_all(".card img", "els => els.length") == 0
+    assert page.inner_text("dl.pairs dd >> nth=0") == "<b>Mallory</b>"
+    assert page.eval_on_selector_all("a[href^='javascript:']", "els => els.length") == 0
+    assert page.problems == []
+
+
+def test_task_page_plots_and_tables(page, served):
+    page.goto(served + "tasks/mnist_patch.html")
+    page.wait_for_load_state("load")
+    sizes = page.eval_on_selector_all(
+        "figure img", "imgs => imgs.map(i => [i.getAttribute('src'), i.naturalWidth])"
+    )
+    assert [s for s, _ in sizes] == [
+        "../plots/mnist_patch-curves.svg",
+        "../plots/mnist_patch-alpha-vs-epsilon.svg",
+        "../plots/mnist_patch-alpha-vs-clip.svg",
+    ]
+    assert all(w > 300 for _, w in sizes)
+    privacy = page.eval_on_selector_all("#privacy tbody tr", "rows => rows.map(r => r.cells[4].innerText)")
+    assert sorted(privacy) == ["0.5", "0.5", "4", "4"]  # noise multipliers recorded by the algorithm
+    assert page.problems == []
