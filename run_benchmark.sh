@@ -7,7 +7,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-suite=quick
+suite="${ACA_BENCH_SUITE:-quick}"
 device=auto
 out="${ACA_BENCH_OUT:-$here/results}"
 mode=run
@@ -21,7 +21,8 @@ Usage: run_benchmark.sh [--suite NAME|FILE] [--device auto|cpu|cuda] [--out DIR]
        run_benchmark.sh --tests [pytest options]
 
   --suite   built-in suite (quick: embedded MNIST, CPU, minutes; paper: full MNIST, GPU-sized;
-            see `aca-bench list suites`) or a suite YAML file.            [default: quick]
+            see `aca-bench list suites`) or a suite YAML file.
+            [default: $ACA_BENCH_SUITE, else quick; the Docker image sets standard]
   --device  auto picks CUDA when a GPU is visible, else the CPU.         [default: auto]
   --out     results folder: records.jsonl (the store) and site/ (the leaderboard).
             [default: ./results; /out in the Docker image]
