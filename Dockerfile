@@ -39,24 +39,19 @@ RUN if python3.11 -c 'import ensurepip, venv' >/dev/null 2>&1 && [ -e /etc/ssl/c
     && python3.11 --version
 
 # --- the non-root user; it owns the venv, the source and the output folder ------------------------
+# (`docker run --user UID:GID` works too: everything is world-readable, the feature cache writable.)
 ARG USER_UID=1000
 RUN (getent passwd "${USER_UID}" | cut -d: -f1 | xargs -r userdel -r 2>/dev/null || true) \
     && useradd --create-home --uid "${USER_UID}" --user-group --shell /bin/bash aca \
-    && mkdir -p /opt/venv /opt/aca-bench /data /out \
-    && chown aca:aca /opt/venv /opt/aca-bench /data /out
+    && mkdir -p /opt/venv /opt/aca-bench /data/features /algorithms /out \
+    && chown aca:aca /opt/venv /opt/aca-bench /data /algorithms /out \
+    && chmod 1777 /data/features
 
 ENV PATH=/opt/venv/bin:$PATH \
     VIRTUAL_ENV=/opt/venv \
-    PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    MPLCONFIGDIR=/tmp/matplotlib \
-    TORCH_HOME=/data/torch \
-    ACA_BENCH_DATA=/data \
-    ACA_BENCH_OUT=/out \
-    NVIDIA_VISIBLE_DEVICES=all \
-    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 
 USER aca
 
@@ -77,7 +72,7 @@ RUN pip install --progress-bar off "torch==${TORCH_VERSION}" "torchvision==${TOR
 
 # --- the other dependencies, pinned: requirements.lock when the repo has one, else pyproject.toml ---
 # (pyproject.toml is copied for its dependency list only; the source comes later.)
-COPY --chown=aca:aca pyproject.toml requirements.loc[k] /tmp/deps/
+COPY --chown=aca:aca pyproject.toml requirements*.lock /tmp/deps/
 RUN cd /tmp/deps \
     && if [ -f requirements.lock ]; then \
            echo "installing pinned dependencies from requirements.lock"; \
@@ -89,16 +84,34 @@ RUN cd /tmp/deps \
            && pip install --progress-bar off -r deps.txt \
                "torch==${TORCH_VERSION}" "torchvision==${TORCHVISION_VERSION}"; \
        fi \
-    && pip install --quiet "setuptools>=68" wheel \
+    && pip install --quiet "setuptools>=77" \
     && rm -rf /tmp/deps
 
+# --- runtime settings (after the heavy layers, so editing them rebuilds little) -------------------
+# Data paths (read by tasks/ and `aca-bench data fetch`), extra registry entries, the output folder
+# and suite run_benchmark.sh defaults to, and the GPU request for the NVIDIA container runtime.
+ENV PYTHONUNBUFFERED=1 \
+    MPLCONFIGDIR=/tmp/matplotlib \
+    TORCH_HOME=/data/torch \
+    ACA_BENCH_MNIST_DIR=/data/mnist \
+    ACA_BENCH_WATERBIRDS_DIR=/data/waterbirds \
+    ACA_BENCH_FEATURE_CACHE=/data/features \
+    ACA_BENCH_REGISTRY=/algorithms \
+    ACA_BENCH_OUT=/out \
+    ACA_BENCH_SUITE=standard \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+
 # --- the project source (see .dockerignore); editable, so algorithms can be added in place ---------
+# Extra algorithms: mount a folder of registry entries (YAML + module) at /algorithms.
 WORKDIR /opt/aca-bench
 COPY --chown=aca:aca . /opt/aca-bench
+ARG GIT_COMMIT=
+ENV ACA_BENCH_GIT_COMMIT=${GIT_COMMIT}
 RUN pip install --no-deps --no-build-isolation --quiet -e /opt/aca-bench \
     && chmod +x /opt/aca-bench/run_benchmark.sh \
     && aca-bench --help > /dev/null \
-    && pip freeze --exclude-editable > /opt/aca-bench/.image-freeze.txt
+    && pip freeze --exclude-editable > /opt/venv/aca-bench-freeze.txt
 
 # --- data, fetched at build time where the internet exists -------------------------------------------
 # The embedded default suite needs none of it.

@@ -74,9 +74,14 @@ setup() {
 }
 
 setup
+out="$(realpath -m "$out")"
 cd "$here"
 case $mode in
   tests)
+    if [[ ! -d tests ]]; then
+      echo "error: --tests needs a source checkout (this installation has no tests/)" >&2
+      exit 2
+    fi
     ruff check . && ruff format --check .
     exec python -m pytest -q "${extra[@]}"
     ;;
@@ -88,7 +93,13 @@ esac
 if [[ $device == auto ]] && ! python -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
   echo "no GPU visible: running on the CPU" >&2
 fi
-mkdir -p "$out"
+if ! touch "$out/.write-test" 2>/dev/null; then
+  echo "error: results folder '$out' is not writable by uid $(id -u); in Docker, chown it to that uid" \
+       "or run with --user \"\$(id -u):\$(id -g)\"" >&2
+  exit 2
+fi
+rm -f "$out/.write-test"
+trap 'echo "interrupted: rerun the same command to resume" >&2; exit 130' INT TERM
 aca-bench run "$suite" --out "$out" --device "$device" "${extra[@]}"
 if aca-bench leaderboard --help >/dev/null 2>&1; then
   aca-bench leaderboard build --results "$out" --out "$out/site"

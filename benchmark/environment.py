@@ -1,5 +1,6 @@
 """The environment recorded with every run: package versions, device, git commit."""
 
+import os
 import platform
 import subprocess
 from functools import cache
@@ -42,8 +43,8 @@ def _git_commit() -> str | None:
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+        return os.environ.get("ACA_BENCH_GIT_COMMIT") or None
+    return out.stdout.strip() or os.environ.get("ACA_BENCH_GIT_COMMIT") or None
 
 
 def _version(pkg: str) -> str | None:

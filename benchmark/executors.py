@@ -33,7 +33,9 @@ def run_local(
     with progress_bar(sum(map(len, stacks)), desc) as bar:
         for stack in stacks:
             before = bar.n
-            records = run_cells(stack, device, on_progress=bar.update)
+            records = run_cells(
+                stack, device, on_progress=lambda f, end=before + len(stack): bar.update(min(f, end - bar.n))
+            )
             bar.n = before + len(stack)
             bar.refresh()
             written += store.append(records)
