@@ -88,14 +88,20 @@ class Algorithm:
         """Optimiser and algorithm state of one model (e.g. a momentum buffer per parameter)."""
         return {f"buf.{k}": torch.zeros_like(v) for k, v in params.items()}
 
-    def update(self, model: FunctionalModel, params: Tensors, state: Tensors, batch: Tensors,
-               values: Tensors, step: int) -> tuple[Tensors, Tensors]:
+    def update(
+        self,
+        model: FunctionalModel,
+        params: Tensors,
+        state: Tensors,
+        batch: Tensors,
+        values: Tensors,
+        step: int,
+    ) -> tuple[Tensors, Tensors]:
         """One training step of one model; returns new (params, state)."""
         raise NotImplementedError
 
 
-def sgd_momentum(params: Tensors, grads: Tensors, state: Tensors, values: Tensors
-                 ) -> tuple[Tensors, Tensors]:
+def sgd_momentum(params: Tensors, grads: Tensors, state: Tensors, values: Tensors) -> tuple[Tensors, Tensors]:
     """torch.optim.SGD's update (momentum, weight decay, no dampening), functionally for one model."""
     new_params, new_state = {}, dict(state)
     for k, p in params.items():

@@ -57,8 +57,9 @@ def poisson_cap(n: int, q: float) -> int:
     return min(n, int(math.ceil(mean + 10 * math.sqrt(mean * (1 - q)) + 16)))
 
 
-def draw_indices(sampling: Sampling, keys: torch.Tensor, n: int, epoch: int, step: int,
-                 perm: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def draw_indices(
+    sampling: Sampling, keys: torch.Tensor, n: int, epoch: int, step: int, perm: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(indices [K, B], mask [K, B] float, overflow [K] bool) of one step."""
     k = keys.shape[0]
     if sampling.kind in ("shuffle", "balanced"):
@@ -72,8 +73,9 @@ def draw_indices(sampling: Sampling, keys: torch.Tensor, n: int, epoch: int, ste
     return idx, (vals < sampling.rate).float(), overflow
 
 
-def balanced_order(groups: torch.Tensor, n_groups: int, keys: torch.Tensor, epoch: int, n_draws: int
-                   ) -> torch.Tensor:
+def balanced_order(
+    groups: torch.Tensor, n_groups: int, keys: torch.Tensor, epoch: int, n_draws: int
+) -> torch.Tensor:
     """[K, n_draws] indices drawn with replacement, each example weighted 1 / (its group's size): every
     non-empty group is equally likely (Sagawa et al.'s group-balanced sampler). `groups` is [K, n]."""
     counts = torch.zeros(groups.shape[0], n_groups, dtype=torch.float64, device=groups.device)
@@ -86,13 +88,19 @@ def balanced_order(groups: torch.Tensor, n_groups: int, keys: torch.Tensor, epoc
 
 def relabelled_groups(task: Task, data: TaskData, member: torch.Tensor) -> torch.Tensor:
     """[K, n] group id of every training example as each model sees it (members relabelled y*)."""
-    y_seen = torch.where(member, torch.full_like(member, task.y_star, dtype=data.y_train.dtype),
-                         data.y_train)
+    y_seen = torch.where(member, torch.full_like(member, task.y_star, dtype=data.y_train.dtype), data.y_train)
     return task.group_ids(y_seen, data.attr_train.expand_as(y_seen))
 
 
-def make_batch(task: Task, data: TaskData, member: torch.Tensor, idx: torch.Tensor, mask: torch.Tensor,
-               algo_keys: torch.Tensor, with_groups: bool) -> Tensors:
+def make_batch(
+    task: Task,
+    data: TaskData,
+    member: torch.Tensor,
+    idx: torch.Tensor,
+    mask: torch.Tensor,
+    algo_keys: torch.Tensor,
+    with_groups: bool,
+) -> Tensors:
     """Gather a [K, B] batch, plant the strategy on members, relabel them y*, preprocess."""
     x = data.x_train[idx]
     is_member = member.gather(1, idx)
@@ -105,9 +113,16 @@ def make_batch(task: Task, data: TaskData, member: torch.Tensor, idx: torch.Tens
     return batch
 
 
-def train_stack(task: Task, data: TaskData, algo: Algorithm, hps: list[dict], alphas: list[float],
-                seeds: list[int], device: torch.device,
-                on_epoch: Callable[[float], None] | None = None) -> Stack:
+def train_stack(
+    task: Task,
+    data: TaskData,
+    algo: Algorithm,
+    hps: list[dict],
+    alphas: list[float],
+    seeds: list[int],
+    device: torch.device,
+    on_epoch: Callable[[float], None] | None = None,
+) -> Stack:
     """Train one model per (hparams, alpha, seed) triple together; returns the stacked parameters.
 
     The hparams of all models must agree except for `algo.per_model` keys.
@@ -116,19 +131,23 @@ def train_stack(task: Task, data: TaskData, algo: Algorithm, hps: list[dict], al
     k = len(hps)
     sampling = algo.sampling(hps[0], n)
     prepared = [algo.prepare(hp, n, task.n_groups) for hp in hps]
-    values = {name: torch.tensor([p.values[name] for p in prepared], device=device, dtype=torch.float32)
-              for name in prepared[0].values}
+    values = {
+        name: torch.tensor([p.values[name] for p in prepared], device=device, dtype=torch.float32)
+        for name in prepared[0].values
+    }
     model, params = init_params(task, seeds, device)
     member = member_mask(n, alphas, seeds, device)
     batch_keys = torch.tensor([key_from("batches", s) for s in seeds], device=device)
-    algo_keys = torch.tensor([key_from("update", s, a) for s, a in zip(seeds, alphas, strict=True)],
-                             device=device)
+    algo_keys = torch.tensor(
+        [key_from("update", s, a) for s, a in zip(seeds, alphas, strict=True)], device=device
+    )
     state = vmap(algo.init_state, in_dims=(0, None))(params, task.n_groups)
     with_groups = task.n_groups is not None and data.attr_train is not None
     if with_groups:  # each model's training groups after relabelling, and their sizes [K, G]
         train_groups = relabelled_groups(task, data, member)
-        values["group_count"] = torch.stack([(train_groups == g).sum(1) for g in range(task.n_groups)],
-                                            dim=1).float()
+        values["group_count"] = torch.stack(
+            [(train_groups == g).sum(1) for g in range(task.n_groups)], dim=1
+        ).float()
     elif sampling.kind == "balanced":
         raise ValueError(f"group-balanced sampling needs a task with groups; '{task.name}' has none")
     step_fn = _stepper(algo, model)
@@ -139,8 +158,9 @@ def train_stack(task: Task, data: TaskData, algo: Algorithm, hps: list[dict], al
         if sampling.kind == "shuffle":
             perm = torch.argsort(vmap(uniform, in_dims=(0, None, None))(batch_keys, epoch, n), dim=1)
         elif sampling.kind == "balanced":
-            perm = balanced_order(train_groups, task.n_groups, batch_keys, epoch,
-                                  sampling.steps_per_epoch * sampling.batch_size)
+            perm = balanced_order(
+                train_groups, task.n_groups, batch_keys, epoch, sampling.steps_per_epoch * sampling.batch_size
+            )
         for step in range(sampling.steps_per_epoch):
             idx, mask, overflow = draw_indices(sampling, batch_keys, n, epoch, step, perm)
             overflows += overflow
@@ -158,8 +178,10 @@ def _stepper(algo: Algorithm, model: FunctionalModel) -> Callable:
         return vmap(update, in_dims=(0, 0, 0, 0, None))
 
     def one_at_a_time(params, state, batch, values, step):
-        outs = [update(*(_slice(t, i) for t in (params, state, batch, values)), step)
-                for i in range(batch["y"].shape[0])]
+        outs = [
+            update(*(_slice(t, i) for t in (params, state, batch, values)), step)
+            for i in range(batch["y"].shape[0])
+        ]
         return tuple({name: torch.stack([o[j][name] for o in outs]) for name in outs[0][j]} for j in (0, 1))
 
     return one_at_a_time
@@ -173,8 +195,10 @@ def _slice(tensors: Tensors, i: int) -> Tensors:
 def predict(task: Task, model: FunctionalModel, params: Tensors, x_raw: torch.Tensor) -> torch.Tensor:
     """[K, N] predicted labels of every model in the stack, in chunks."""
     logits = vmap(model.logits, in_dims=(0, None))
-    out = [logits(params, task.preprocess(x_raw[i : i + EVAL_CHUNK])).argmax(-1)
-           for i in range(0, x_raw.shape[0], EVAL_CHUNK)]
+    out = [
+        logits(params, task.preprocess(x_raw[i : i + EVAL_CHUNK])).argmax(-1)
+        for i in range(0, x_raw.shape[0], EVAL_CHUNK)
+    ]
     return torch.cat(out, dim=1)
 
 
@@ -186,8 +210,10 @@ def evaluate(task: Task, data: TaskData, stack: Stack) -> list[dict]:
     targets = data.y_test != y_star
     planted = predict(task, stack.model, stack.params, task.strategy(data.x_test[targets]))
     success = (planted == y_star).float().mean(1)
-    metrics = [{"success": float(s), "clean_accuracy": float(a), "n_success_eval": int(targets.sum())}
-               for s, a in zip(success.tolist(), correct.mean(1).tolist(), strict=True)]
+    metrics = [
+        {"success": float(s), "clean_accuracy": float(a), "n_success_eval": int(targets.sum())}
+        for s, a in zip(success.tolist(), correct.mean(1).tolist(), strict=True)
+    ]
     if task.n_groups is not None and data.attr_test is not None:
         groups = task.group_ids(data.y_test, data.attr_test)
         names = task.group_names()

@@ -1,6 +1,5 @@
 """Executors run planned stacks and stream their records into the store as each stack finishes."""
 
-from collections.abc import Callable
 
 import torch
 from tqdm import tqdm
@@ -21,24 +20,18 @@ def progress_bar(total: int, desc: str) -> tqdm:
     )
 
 
-def run_local(
-    stacks: list[list[Cell]],
-    store: Store,
-    device: torch.device,
-    desc: str = "sweep",
-    on_records: Callable[[list[dict]], None] | None = None,
-) -> int:
+def run_local(stacks: list[list[Cell]], store: Store, device: torch.device, desc: str = "sweep") -> int:
     """Train stacks one after another in this process; returns the number of records written."""
     written = 0
     with progress_bar(sum(map(len, stacks)), desc) as bar:
         for stack in stacks:
-            before = bar.n
-            records = run_cells(
-                stack, device, on_progress=lambda f, end=before + len(stack): bar.update(min(f, end - bar.n))
-            )
-            bar.n = before + len(stack)
+            end = bar.n + len(stack)
+
+            def advance(cells: float, end: float = end) -> None:
+                bar.update(min(cells, end - bar.n))
+
+            records = run_cells(stack, device, on_progress=advance)
+            bar.n = end
             bar.refresh()
             written += store.append(records)
-            if on_records:
-                on_records(records)
     return written

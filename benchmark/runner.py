@@ -13,7 +13,6 @@ from benchmark.environment import environment
 from benchmark.plan import Cell, canonical
 from tasks.base import TaskData
 
-
 _DATA: dict[tuple, TaskData] = {}
 
 
@@ -25,17 +24,25 @@ def task_data(cell: Cell, device: torch.device) -> TaskData:
     return _DATA[key]
 
 
-def run_cells(cells: list[Cell], device: torch.device,
-              on_progress: Callable[[float], None] | None = None) -> list[dict]:
+def run_cells(
+    cells: list[Cell], device: torch.device, on_progress: Callable[[float], None] | None = None
+) -> list[dict]:
     """Train and evaluate one stack of cells (same group key); one record per cell."""
     start = time.perf_counter()
     task = cells[0].make_task()
     data = task_data(cells[0], device)
     algo = registry.get(cells[0].algorithm).create()
     train = algo.trainer(cells[0].hparams) or train_stack
-    stack = train(task, data, algo, [c.hparams for c in cells], [c.alpha for c in cells],
-                  [c.seed for c in cells], device,
-                  on_epoch=(lambda f: on_progress(f * len(cells))) if on_progress else None)
+    stack = train(
+        task,
+        data,
+        algo,
+        [c.hparams for c in cells],
+        [c.alpha for c in cells],
+        [c.seed for c in cells],
+        device,
+        on_epoch=(lambda f: on_progress(f * len(cells))) if on_progress else None,
+    )
     metrics = evaluate(task, data, stack)
     if device.type == "cuda":
         torch.cuda.synchronize(device)

@@ -34,8 +34,10 @@ def load_suite(name_or_path: str) -> Suite:
     path = Path(name_or_path)
     if not path.is_file():
         if name_or_path not in builtin_names():
-            raise BenchError(f"unknown suite '{name_or_path}': not a file, and not a built-in suite "
-                             f"({', '.join(builtin_names())})")
+            raise BenchError(
+                f"unknown suite '{name_or_path}': not a file, and not a built-in suite "
+                f"({', '.join(builtin_names())})"
+            )
         path = BUILTIN / f"{name_or_path}.yaml"
     return parse_suite(read_yaml(path), str(path))
 
@@ -78,11 +80,17 @@ def parse_suite(doc: Any, source: str) -> Suite:
     if dup:
         raise BenchError(f"{source}: experiments: name '{dup}' is used twice")
     executor = doc.get("executor")
-    if executor is not None and (not isinstance(executor, dict) or executor.get("kind", "local") not in
-                                 ("local", "ray")):
+    if executor is not None and (
+        not isinstance(executor, dict) or executor.get("kind", "local") not in ("local", "ray")
+    ):
         raise BenchError(f"{source}: executor: must be a mapping with kind local or ray")
-    return Suite(str(doc.get("name", Path(source).stem)), str(doc.get("description", "")), float(target),
-                 parsed, executor)
+    return Suite(
+        str(doc.get("name", Path(source).stem)),
+        str(doc.get("description", "")),
+        float(target),
+        parsed,
+        executor,
+    )
 
 
 def _experiment(e: Any, where: str) -> Experiment:
@@ -90,7 +98,9 @@ def _experiment(e: Any, where: str) -> Experiment:
         raise BenchError(f"{where}: must be a mapping")
     unknown = sorted(set(e) - _EXPERIMENT_FIELDS)
     if unknown:
-        raise BenchError(f"{where}: {unknown[0]}: unknown field (known: {', '.join(sorted(_EXPERIMENT_FIELDS))})")
+        raise BenchError(
+            f"{where}: {unknown[0]}: unknown field (known: {', '.join(sorted(_EXPERIMENT_FIELDS))})"
+        )
     for fld in ("task", "algorithm", "alphas"):
         if fld not in e:
             raise BenchError(f"{where}: {fld}: required field is missing")
@@ -114,7 +124,11 @@ def seeds_of(value: Any, where: str) -> tuple[int, ...]:
         raise BenchError(f"{where}: seeds: must be a positive int or a list of ints")
     if isinstance(value, int) and value > 0:
         return tuple(range(value))
-    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(s, int) and not isinstance(s, bool) for s in value)
+    ):
         return tuple(value)
     raise BenchError(f"{where}: seeds: must be a positive int or a list of ints, got {value!r}")
 

@@ -11,15 +11,23 @@ from tasks.waterbirds import DEFAULT_WATERBIRDS_DIR
 def command() -> None:
     """Fetch datasets for the full-size tasks (the embedded default needs none)."""
 
+
 command.name = "data"
+
 
 @command.group()
 def fetch() -> None:
     """Download a dataset or model weights."""
 
+
 @fetch.command("mnist")
-@click.option("--dir", "root", default=DEFAULT_MNIST_DIR, show_default=True,
-              help="Where to put MNIST (torchvision layout).")
+@click.option(
+    "--dir",
+    "root",
+    default=DEFAULT_MNIST_DIR,
+    show_default=True,
+    help="Where to put MNIST (torchvision layout).",
+)
 def fetch_mnist(root: str) -> None:
     """Full MNIST (60,000 train / 10,000 test) as IDX files."""
     path = mnist_data.fetch(root)
@@ -27,13 +35,20 @@ def fetch_mnist(root: str) -> None:
 
 
 @fetch.command("waterbirds")
-@click.option("--dir", "root", default=DEFAULT_WATERBIRDS_DIR, show_default=True,
-              help="Where to unpack WaterBirds (metadata.csv + images).")
+@click.option(
+    "--dir",
+    "root",
+    default=DEFAULT_WATERBIRDS_DIR,
+    show_default=True,
+    help="Where to unpack WaterBirds (metadata.csv + images).",
+)
 def fetch_waterbirds(root: str) -> None:
     """WaterBirds (group_DRO's waterbird_complete95_forest2water2 archive, about 0.5 GB)."""
     path = waterbirds_data.fetch_dataset(root)
-    click.echo(f"WaterBirds is in {path}; use --set source=waterbirds --set data_dir={path} "
-               f"(embeddings also need: aca-bench data fetch resnet50)")
+    click.echo(
+        f"WaterBirds is in {path}; use --set source=waterbirds --set data_dir={path} "
+        f"(embeddings also need: aca-bench data fetch resnet50)"
+    )
 
 
 @fetch.command("resnet50")

@@ -16,18 +16,43 @@ from benchmark.sweep import DEFAULT_MAX_STACK, run_sweep
 @click.command()
 @click.argument("suite")
 @click.option("--force", is_flag=True, help="Rerun cells already in the store.")
-@click.option("--max-stack", default=DEFAULT_MAX_STACK, show_default=True, type=click.IntRange(min=1),
-              help="Most models trained together in one stack.")
-@click.option("--algorithm", "algorithms", multiple=True, metavar="NAME",
-              help="Run every experiment with this registry algorithm (and its entry's grid) instead "
-                   "of the suite's own; repeatable.")
-@click.option("--registry", "registry_paths", multiple=True, type=click.Path(exists=True),
-              help="Extra registry entry folder or YAML file (repeatable); added to ACA_BENCH_REGISTRY.")
+@click.option(
+    "--max-stack",
+    default=DEFAULT_MAX_STACK,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Most models trained together in one stack.",
+)
+@click.option(
+    "--algorithm",
+    "algorithms",
+    multiple=True,
+    metavar="NAME",
+    help="Run every experiment with this registry algorithm (and its entry's grid) instead "
+    "of the suite's own; repeatable.",
+)
+@click.option(
+    "--registry",
+    "registry_paths",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Extra registry entry folder or YAML file (repeatable); added to ACA_BENCH_REGISTRY.",
+)
 @out_option
 @device_option
 @executor_options
-def command(suite, force, max_stack, algorithms, registry_paths, out, device, executor, ray_address,
-            ray_gpus_per_stack) -> None:
+def command(
+    suite,
+    force,
+    max_stack,
+    algorithms,
+    registry_paths,
+    out,
+    device,
+    executor,
+    ray_address,
+    ray_gpus_per_stack,
+) -> None:
     """Run SUITE (a built-in name or a YAML path) into --out, then print the alpha* table."""
     if registry_paths:
         known = [p for p in os.environ.get("ACA_BENCH_REGISTRY", "").split(os.pathsep) if p]
@@ -39,8 +64,17 @@ def command(suite, force, max_stack, algorithms, registry_paths, out, device, ex
     dev = resolve_device(device)
     click.echo(f"suite '{s.name}': {len(s.experiments)} experiment(s) on {dev.type}", err=True)
     store = Store(out)
-    result = run_sweep(s.experiments, store, dev, force=force, max_stack=max_stack, desc=s.name,
-                       executor=executor_choice(executor, ray_address, ray_gpus_per_stack, s.executor))
-    click.echo(f"{result.planned} cells: {result.skipped} already done, {result.written} trained; "
-               f"results in {store.path}")
+    result = run_sweep(
+        s.experiments,
+        store,
+        dev,
+        force=force,
+        max_stack=max_stack,
+        desc=s.name,
+        executor=executor_choice(executor, ray_address, ray_gpus_per_stack, s.executor),
+    )
+    click.echo(
+        f"{result.planned} cells: {result.skipped} already done, {result.written} trained; "
+        f"results in {store.path}"
+    )
     print_summary(out, s.target)
