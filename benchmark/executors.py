@@ -1,6 +1,5 @@
 """Executors run planned stacks and stream their records into the store as each stack finishes."""
 
-
 import torch
 from tqdm import tqdm
 
