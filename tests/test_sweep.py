@@ -30,7 +30,7 @@ def test_records_carry_config_counts_metrics_and_environment(tmp_path, small_dat
     assert r["n_train"] == 256 and r["n_collective"] == 13  # round(0.05 * 256)
     assert r["algorithm"] == {
         "name": "erm",
-        "hparams": {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.0, "batch_size": 32, "epochs": 1},
+        "hparams": {"lr": 0.02, "momentum": 0.9, "weight_decay": 0.0, "batch_size": 32, "epochs": 1},
     }
     assert r["task"]["name"] == "mnist_patch" and r["task"]["params"]["patch_size"] == 3
     assert "data_dir" not in r["task"]["params"]  # a location, not part of the run's identity

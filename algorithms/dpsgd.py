@@ -1,0 +1,185 @@
+"""DP-SGD: per-example gradients clipped to C, summed, Gaussian noise N(0, sigma^2 C^2), Poisson batches.
+
+Per-example gradients come from `vmap(grad)` over the batch inside one model's update, which the
+engine vmaps again over the model stack, so models with different epsilon, delta, C and learning rate
+train together. sigma is calibrated per model by Opacus's accountant (`benchmark.privacy`). With
+`engine: opacus` the same cells train one model at a time through Opacus's PrivacyEngine instead
+(`algorithms.dpsgd_reference`), to cross-check the stacked engine.
+"""
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.func import grad, vmap
+
+from algorithms.base import (
+    SGD_HPARAMS,
+    Algorithm,
+    FunctionalModel,
+    Prepared,
+    Sampling,
+    Tensors,
+    sgd_momentum,
+)
+from benchmark import privacy
+from benchmark.errors import BenchError
+from benchmark.params import Param
+from benchmark.rng import normal
+
+OVERFLOW_PROBABILITY = 1e-6  # chance that any Poisson batch of a run exceeds the cap
+CLIP_EPS = 1e-6  # as Opacus: factor = C / (norm + 1e-6), at most 1
+
+
+class PositiveFloat(Param):
+    """A float > 0 that also reads infinity as YAML writes it (.inf) or as text ('inf', 'infinity')."""
+
+    def _convert(self, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower().lstrip("+") in {".inf", "inf", "infinity"}:
+            return math.inf
+        out = super()._convert(value)
+        if math.isnan(out) or out <= 0:
+            raise ValueError(value)
+        return out
+
+
+HPARAMS: dict[str, Param] = {
+    **SGD_HPARAMS,
+    "momentum": Param(0.0, float, "SGD momentum (0: plain DP-SGD)"),
+    "batch_size": Param(256, int, "expected batch size q*n of the Poisson sampler"),
+    "target_epsilon": PositiveFloat(8.0, float, "privacy budget epsilon (.inf: no noise)"),
+    "noise_multiplier": Param(None, float, "sigma given directly (overrides target_epsilon)", nullable=True),
+    "delta": Param(None, float, "privacy delta (default: largest power of ten below 1/n)", nullable=True),
+    "max_grad_norm": PositiveFloat(1.0, float, "clipping threshold C of each per-example gradient"),
+    "accountant": Param("rdp", str, "Opacus accountant for sigma and epsilon", choices=privacy.ACCOUNTANTS),
+    "engine": Param(
+        "stacked",
+        str,
+        "stacked (vmap over models) or opacus (reference, one at a time)",
+        choices=("stacked", "opacus"),
+    ),
+}
+
+
+def poisson_cap(n: int, q: float, steps: int) -> int:
+    """Smallest cap with P(any of `steps` Binomial(n, q) batch sizes exceeds it) below OVERFLOW_PROBABILITY.
+
+    An overflowing batch keeps a uniform subset of cap of its examples; the engine counts overflows.
+    """
+    if not 0 < q < 1:
+        return n
+    k = torch.arange(n + 1, dtype=torch.float64)
+    log_pmf = (
+        math.lgamma(n + 1)
+        - torch.lgamma(k + 1)
+        - torch.lgamma(n - k + 1)
+        + k * math.log(q)
+        + (n - k) * math.log1p(-q)
+    )
+    at_least = torch.flip(torch.cumsum(torch.flip(log_pmf.exp(), [0]), 0), [0])  # [c] = P(X >= c)
+    small = torch.nonzero(at_least <= OVERFLOW_PROBABILITY / max(steps, 1)).flatten()
+    return int(small[0]) - 1 if len(small) else n  # P(X > cap) = P(X >= cap + 1)
+
+
+def clipped_grad_sum(
+    model: FunctionalModel,
+    params: Tensors,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    max_grad_norm: torch.Tensor,
+) -> Tensors:
+    """Sum over real (mask 1) examples of each example's gradient clipped to L2 norm C (flat clipping)."""
+
+    def loss_one(p: Tensors, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(model.logits(p, xi.unsqueeze(0)), yi.unsqueeze(0))
+
+    per_example = vmap(grad(loss_one), in_dims=(None, 0, 0))(params, x, y)
+    sq_norm = sum(g.reshape(g.shape[0], -1).pow(2).sum(1) for g in per_example.values())
+    factor = (max_grad_norm / (sq_norm.sqrt() + CLIP_EPS)).clamp(max=1.0) * mask
+    return {k: torch.tensordot(factor, g, dims=1) for k, g in per_example.items()}
+
+
+def gaussian_noise(params: Tensors, key: torch.Tensor, step: int) -> Tensors:
+    """Standard normal noise shaped like `params`, from the model's own key and the step counter."""
+    sizes = [p.numel() for p in params.values()]
+    flat = normal(key, step, sum(sizes))
+    return {k: z.view_as(p) for (k, p), z in zip(params.items(), flat.split(sizes), strict=True)}
+
+
+class DPSGD(Algorithm):
+    """DP-SGD (Abadi et al. 2016) with Poisson sampling; epsilon, C and the SGD numbers may vary per model."""
+
+    name = "dpsgd"
+    hparams = HPARAMS
+    per_model = (
+        "target_epsilon",
+        "noise_multiplier",
+        "delta",
+        "max_grad_norm",
+        "lr",
+        "momentum",
+        "weight_decay",
+    )
+
+    def sampling(self, hp: dict[str, Any], n_train: int) -> Sampling:
+        q, steps_per_epoch = self._rate(hp, n_train)
+        cap = poisson_cap(n_train, q, steps_per_epoch * int(hp["epochs"]))
+        return Sampling("poisson", cap, steps_per_epoch, q)
+
+    @staticmethod
+    def _rate(hp: dict[str, Any], n_train: int) -> tuple[float, int]:
+        b = int(hp["batch_size"])
+        if not 1 <= b <= n_train:
+            raise BenchError(f"dpsgd: batch_size must be in 1..{n_train} (the training set), got {b}")
+        return b / n_train, n_train // b
+
+    def spend(self, hp: dict[str, Any], n_train: int, sample_rate: float, steps: int) -> privacy.PrivacySpend:
+        """The run's sigma and epsilon spent for sampling rate q and `steps` steps."""
+        delta = hp["delta"] if hp["delta"] is not None else privacy.default_delta(n_train)
+        return privacy.spend(
+            hp["target_epsilon"], hp["noise_multiplier"], float(delta), sample_rate, steps, hp["accountant"]
+        )
+
+    def prepare(self, hp: dict[str, Any], n_train: int, n_groups: int | None) -> Prepared:
+        q, steps_per_epoch = self._rate(hp, n_train)
+        spent = self.spend(hp, n_train, q, steps_per_epoch * int(hp["epochs"]))
+        values = {
+            "lr": float(hp["lr"]),
+            "momentum": float(hp["momentum"]),
+            "weight_decay": float(hp["weight_decay"]),
+            "max_grad_norm": float(hp["max_grad_norm"]),
+            "noise_std": spent.noise_multiplier * float(hp["max_grad_norm"]),
+            "expected_batch_size": q * n_train,
+        }
+        record = spent.record() | {
+            "max_grad_norm": float(hp["max_grad_norm"]),
+            "engine": "stacked",
+            "expected_batch_size": q * n_train,
+        }
+        return Prepared(values, record)
+
+    def trainer(self, hp: dict[str, Any]):
+        if hp["engine"] == "opacus":
+            from algorithms.dpsgd_reference import train_opacus
+
+            return train_opacus
+        return None
+
+    def update(
+        self,
+        model: FunctionalModel,
+        params: Tensors,
+        state: Tensors,
+        batch: Tensors,
+        values: Tensors,
+        step: int,
+    ) -> tuple[Tensors, Tensors]:
+        x, y, mask = batch["x"], batch["y"], batch["mask"]
+        summed = clipped_grad_sum(model, params, x, y, mask, values["max_grad_norm"])
+        noise = gaussian_noise(params, batch["key"], step)
+        grads = {
+            k: (summed[k] + values["noise_std"] * noise[k]) / values["expected_batch_size"] for k in params
+        }
+        return sgd_momentum(params, grads, state, values)
