@@ -43,22 +43,29 @@ def load_suite(name_or_path: str) -> Suite:
 
 
 def with_algorithms(suite: Suite, names: list[str] | tuple[str, ...]) -> Suite:
-    """The suite with every experiment run by each named registry algorithm instead of its own.
+    """The suite run by the named registry algorithms instead of its own.
 
-    The entry's `grid` replaces the experiment's values of those hyperparameters; experiment
-    hyperparameters the algorithm does not declare are dropped; tasks without groups are left out
-    for an algorithm that needs them.
+    An algorithm the suite already configures keeps its own experiments. Any other runs once per task,
+    on the task's first experiment (its alphas, seeds, task parameters): the entry's `grid` replaces
+    the experiment's values of those hyperparameters, hyperparameters the algorithm does not declare
+    are dropped, and tasks without groups are left out for an algorithm that needs them.
     """
     out = []
     for name in names:
+        own = [e for e in suite.experiments if e.algorithm == name]
+        if own:
+            out += own
+            continue
         entry = registry.get(name)
+        first_per_task: dict[str, Experiment] = {}
         for e in suite.experiments:
+            first_per_task.setdefault(e.task, e)
+        for e in first_per_task.values():
             if entry.cls.needs_groups and get_task(e.task).n_groups is None:
                 continue
             hparams = {k: v for k, v in e.hparams.items() if k in entry.cls.hparams}
             hparams.update(entry.card.get("grid") or {})
-            label = e.name if e.algorithm == name else f"{e.name}/{name}"
-            out.append(replace(e, name=label, algorithm=name, hparams=hparams))
+            out.append(replace(e, name=f"{e.task}/{name}", algorithm=name, hparams=hparams))
     if not out:
         raise BenchError(f"suite '{suite.name}' has no experiment on a task that {', '.join(names)} can run")
     return replace(suite, experiments=tuple(out))
