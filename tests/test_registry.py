@@ -208,7 +208,10 @@ def test_with_algorithms_substitutes_and_applies_the_grid(tmp_path, monkeypatch)
         "s.yaml",
     )
     out = with_algorithms(suite, ["erm", "gridded"])
-    assert [(e.name, e.algorithm) for e in out.experiments] == [("m", "erm"), ("mnist_patch/gridded", "gridded")]
+    assert [(e.name, e.algorithm) for e in out.experiments] == [
+        ("m", "erm"),
+        ("mnist_patch/gridded", "gridded"),
+    ]
     assert out.experiments[1].hparams == {"epochs": 1, "clip": [0.5, 5.0]}  # undeclared dropped, grid added
     with pytest.raises(BenchError, match="unknown algorithm 'nope'"):
         with_algorithms(suite, ["nope"])
