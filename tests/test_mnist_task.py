@@ -1,6 +1,7 @@
 """The mnist_patch task: the patch lands exactly where configured; both data sources load."""
 
 import gzip
+import sys
 
 import numpy as np
 import pytest
@@ -96,5 +97,6 @@ def test_registry_finds_every_task_module_even_after_one_was_imported(monkeypatc
     import tasks.registry as reg
 
     monkeypatch.setattr(reg, "_DISCOVERED", False)
+    monkeypatch.delitem(sys.modules, "tasks.waterbirds", raising=False)  # so importing registers again
     monkeypatch.setattr(reg, "_TASKS", {"mnist_patch": MnistPatch})  # as if only one module was imported
     assert {"mnist_patch", "waterbirds_feature_flip"} <= set(reg.all_tasks())
