@@ -80,6 +80,33 @@ def stacked(task: Task, data: TaskData, algo, hp: dict, models: int, device: tor
     )
 
 
+def opacus_loop(task: Task, data: TaskData, hp: dict, models: int, device: torch.device) -> PerfRow:
+    """DP-SGD as a researcher would run it: one model at a time through Opacus's PrivacyEngine."""
+    from algorithms.dpsgd import DPSGD
+    from algorithms.dpsgd_reference import train_opacus
+
+    data = data.to(device)
+    _sync(device)
+    start = time.perf_counter()
+    train_opacus(task, data, DPSGD(), [hp] * models, [0.0] * models, list(range(models)), device)
+    _sync(device)
+    return PerfRow(
+        "naive (Opacus)", "dpsgd", models, hp["epochs"], data.x_train.shape[0], time.perf_counter() - start
+    )
+
+
+def dpsgd_rows(
+    task: Task, data: TaskData, hp: dict, stack: int, naive_models: int, device: torch.device
+) -> list[PerfRow]:
+    """DP-SGD through Opacus one model at a time and through the stacked engine, in the same run."""
+    from algorithms.dpsgd import DPSGD
+
+    return [
+        opacus_loop(task, data, hp, naive_models, device),
+        stacked(task, data, DPSGD(), hp, stack, device),
+    ]
+
+
 def erm_rows(
     task: Task, data: TaskData, hp: dict, stack: int, naive_models: int, device: torch.device
 ) -> list[PerfRow]:

@@ -5,8 +5,10 @@ import torch
 
 from algorithms import registry
 from benchmark.environment import device_name, resolve_device
-from benchmark.perf import erm_rows, tiled
+from benchmark.perf import dpsgd_rows, erm_rows, tiled
 from tasks.registry import get_task
+
+_MEASURES = {"erm": erm_rows, "dpsgd": dpsgd_rows}
 
 
 @click.command()
@@ -30,19 +32,28 @@ from tasks.registry import get_task
 )
 @click.option("--epochs", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--algorithms", default="erm,dpsgd", show_default=True, help="Which of erm, dpsgd to time.")
 @click.option("--device", default="auto", show_default=True)
-def command(task, n_train, stack, naive_models, epochs, batch_size, device) -> None:
-    """Print throughput (model-epochs/min) of the stacked engine and the naive loop, and their ratio."""
+def command(task, n_train, stack, naive_models, epochs, batch_size, algorithms, device) -> None:
+    """Print throughput (model-epochs/min) of the stacked engine and the naive loop, and their ratio.
+
+    The naive loop is a DataLoader + nn.Module + torch.optim.SGD for ERM, and Opacus's PrivacyEngine
+    (hooks, Poisson sampling) for DP-SGD, one model at a time.
+    """
     dev = resolve_device(device)
     t = get_task(task)()
     data = tiled(t.load(), n_train)
-    hp = {
-        **{k: p.default for k, p in registry.get("erm").cls.hparams.items()},
-        **t.default_hparams,
-        "epochs": epochs,
-        "batch_size": batch_size,
-    }
-    rows = erm_rows(t, data, hp, stack, naive_models, dev)
+    rows = []
+    for name in [a.strip() for a in algorithms.split(",") if a.strip()]:
+        if name not in _MEASURES:
+            raise click.BadParameter(
+                f"perf times {', '.join(_MEASURES)}, not {name!r}", param_hint="--algorithms"
+            )
+        spec = registry.get(name).cls.hparams
+        hp = {k: p.default for k, p in spec.items()}
+        hp.update({k: v for k, v in t.default_hparams.items() if k in spec})
+        hp.update(epochs=epochs, batch_size=batch_size)
+        rows += _MEASURES[name](t, data, hp, stack, naive_models, dev)
     click.echo(
         f"device: {dev.type} ({device_name(dev)}), torch {torch.__version__}, "
         f"threads {torch.get_num_threads()}; task {task}, n_train {n_train}, batch {batch_size}"
@@ -55,5 +66,6 @@ def command(task, n_train, stack, naive_models, epochs, batch_size, device) -> N
             f"{r.algorithm:<10} {r.path:<16} {r.models:>6} {r.epochs:>6} {r.seconds:>8.1f} "
             f"{r.model_epochs_per_min:>17.1f}"
         )
-    naive, fast = rows
-    click.echo(f"erm: stacked / naive = {fast.model_epochs_per_min / naive.model_epochs_per_min:.2f}x")
+    for naive, fast in zip(rows[::2], rows[1::2], strict=True):
+        ratio = fast.model_epochs_per_min / naive.model_epochs_per_min
+        click.echo(f"{fast.algorithm}: stacked / naive = {ratio:.2f}x (same run, same device)")
