@@ -93,7 +93,7 @@ esac
 if [[ $device == auto ]] && ! python -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
   echo "no GPU visible: running on the CPU" >&2
 fi
-if ! touch "$out/.write-test" 2>/dev/null; then
+if ! { mkdir -p "$out" && touch "$out/.write-test"; } 2>/dev/null; then
   echo "error: results folder '$out' is not writable by uid $(id -u); in Docker, chown it to that uid" \
        "or run with --user \"\$(id -u):\$(id -g)\"" >&2
   exit 2
