@@ -7,6 +7,7 @@ import yaml
 
 from algorithms import registry
 from benchmark.errors import BenchError
+from benchmark.sweep import DEFAULT_MAX_STACK
 from tasks.registry import get_task
 
 
@@ -28,6 +29,19 @@ def out_option(f):
         type=click.Path(file_okay=False),
         help="Results folder (the store).",
     )(f)
+
+
+def stack_options(f):
+    """--force and --max-stack, shared by the sweeping commands."""
+
+    f = click.option(
+        "--max-stack",
+        default=DEFAULT_MAX_STACK,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Most models trained together in one stack.",
+    )(f)
+    return click.option("--force", is_flag=True, help="Rerun cells already in the store.")(f)
 
 
 def executor_options(f):

@@ -45,3 +45,12 @@ def tiny_record():
         "metrics": {"success": 0.1, "clean_accuracy": 0.9},
         "wall_time_s": 1.0,
     }
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread, for tests of tiny tensors (thread overhead dominates on a busy 2-core box)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

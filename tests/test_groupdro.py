@@ -14,14 +14,7 @@ from benchmark.engine import balanced_order
 from benchmark.errors import BenchError
 from benchmark.plan import Experiment, expand
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These tensors are tiny: one intra-op thread avoids thread overhead on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def const_model() -> tuple[FunctionalModel, dict[str, torch.Tensor]]:

@@ -17,14 +17,7 @@ from tasks import waterbirds, waterbirds_data
 from tasks.registry import get_task
 from tasks.waterbirds import WaterbirdsFeatureFlip, flip_coordinates
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These tensors are tiny: one intra-op thread avoids thread overhead on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_registered():

@@ -7,22 +7,15 @@ import click
 
 from benchmark.commands.results import print_summary
 from benchmark.environment import resolve_device
-from benchmark.options import device_option, executor_choice, executor_options, out_option
+from benchmark.options import device_option, executor_choice, executor_options, out_option, stack_options
 from benchmark.store import Store
 from benchmark.suite import load_suite, with_algorithms
-from benchmark.sweep import DEFAULT_MAX_STACK, run_sweep
+from benchmark.sweep import run_sweep
 
 
 @click.command()
 @click.argument("suite")
-@click.option("--force", is_flag=True, help="Rerun cells already in the store.")
-@click.option(
-    "--max-stack",
-    default=DEFAULT_MAX_STACK,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Most models trained together in one stack.",
-)
+@stack_options
 @click.option(
     "--algorithm",
     "algorithms",

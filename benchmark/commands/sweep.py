@@ -6,10 +6,17 @@ from benchmark.collective import check_alpha
 from benchmark.commands.results import print_summary
 from benchmark.environment import resolve_device
 from benchmark.errors import BenchError
-from benchmark.options import device_option, executor_choice, executor_options, out_option, parse_sets
+from benchmark.options import (
+    device_option,
+    executor_choice,
+    executor_options,
+    out_option,
+    parse_sets,
+    stack_options,
+)
 from benchmark.plan import Experiment
 from benchmark.store import Store
-from benchmark.sweep import DEFAULT_MAX_STACK, run_sweep
+from benchmark.sweep import run_sweep
 
 
 def parse_alphas(text: str) -> tuple[float, ...]:
@@ -44,14 +51,7 @@ def parse_alphas(text: str) -> tuple[float, ...]:
     type=click.FloatRange(0, 1, min_open=True),
     help="Success target S for alpha*.",
 )
-@click.option("--force", is_flag=True, help="Rerun cells already in the store.")
-@click.option(
-    "--max-stack",
-    default=DEFAULT_MAX_STACK,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Most models trained together in one stack.",
-)
+@stack_options
 @out_option
 @device_option
 @executor_options
