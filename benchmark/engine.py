@@ -203,16 +203,25 @@ def predict(task: Task, model: FunctionalModel, params: Tensors, x_raw: torch.Te
 
 
 def evaluate(task: Task, data: TaskData, stack: Stack) -> list[dict]:
-    """Per model: success S, clean accuracy, and per-group / worst-group accuracy where groups exist."""
+    """Per model: success S, the y* rate on the same points without the signal, clean accuracy, and
+    per-group / worst-group accuracy where groups exist."""
     y_star = task.y_star
     clean = predict(task, stack.model, stack.params, data.x_test)
     correct = (clean == data.y_test).float()
     targets = data.y_test != y_star
     planted = predict(task, stack.model, stack.params, task.strategy(data.x_test[targets]))
     success = (planted == y_star).float().mean(1)
+    # The same test points without the signal: a model that answers y* regardless (a collapse) shows
+    # here, so it is not mistaken for a collective's success.
+    unplanted = (clean[:, targets] == y_star).float().mean(1)
     metrics = [
-        {"success": float(s), "clean_accuracy": float(a), "n_success_eval": int(targets.sum())}
-        for s, a in zip(success.tolist(), correct.mean(1).tolist(), strict=True)
+        {
+            "success": float(s),
+            "clean_y_star_rate": float(u),
+            "clean_accuracy": float(a),
+            "n_success_eval": int(targets.sum()),
+        }
+        for s, u, a in zip(success.tolist(), unplanted.tolist(), correct.mean(1).tolist(), strict=True)
     ]
     if task.n_groups is not None and data.attr_test is not None:
         groups = task.group_ids(data.y_test, data.attr_test)

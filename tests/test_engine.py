@@ -112,5 +112,7 @@ def test_success_and_accuracy_of_a_hand_made_model():
     (m,) = evaluate(task, data, Stack(FunctionalModel(model.module), params, [{}], [0]))
     # Success is measured on the 4 test points whose label is not y*=8; all flip to 8.
     assert m["success"] == 1.0 and m["n_success_eval"] == 4
+    # Without the patch only the image that already had a white corner pixel is called 8: 1 of 4.
+    assert m["clean_y_star_rate"] == 0.25
     # Clean predictions: 0,0,0,0,0,8 -> correct for the two zeros only.
     assert m["clean_accuracy"] == pytest.approx(2 / 6)
