@@ -6,6 +6,7 @@ import click
 import yaml
 
 from algorithms import registry
+from benchmark.aggregate import TARGET
 from benchmark.errors import BenchError
 from benchmark.sweep import DEFAULT_MAX_STACK
 from tasks.registry import get_task
@@ -28,6 +29,29 @@ def out_option(f):
         show_default=True,
         type=click.Path(file_okay=False),
         help="Results folder (the store).",
+    )(f)
+
+
+def target_option(f):
+    """--target: the success level alpha* is read at."""
+
+    return click.option(
+        "--target",
+        default=TARGET,
+        show_default=True,
+        type=click.FloatRange(0, 1, min_open=True),
+        help="Success target S for alpha*.",
+    )(f)
+
+
+def registry_option(f):
+    """--registry: extra registry entry folders or YAML files."""
+    return click.option(
+        "--registry",
+        "registry_paths",
+        multiple=True,
+        type=click.Path(exists=True),
+        help="Extra registry entry folder or YAML file (repeatable).",
     )(f)
 
 

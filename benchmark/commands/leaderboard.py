@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from benchmark.aggregate import TARGET
+from benchmark.options import registry_option, target_option
 
 
 @click.group()
@@ -28,20 +28,8 @@ def command() -> None:
     type=click.Path(file_okay=False),
     help="Results folder (the store) to read.",
 )
-@click.option(
-    "--registry",
-    "registry_paths",
-    multiple=True,
-    type=click.Path(exists=True),
-    help="Extra registry entry folder or YAML file (repeatable); adds to ACA_BENCH_REGISTRY.",
-)
-@click.option(
-    "--target",
-    default=TARGET,
-    show_default=True,
-    type=click.FloatRange(0, 1, min_open=True),
-    help="Success target S for alpha*.",
-)
+@registry_option
+@target_option
 def build(out: str, results: str, registry_paths: tuple[str, ...], target: float) -> None:
     """Render the site (index, per-task, per-algorithm, methodology pages, plots, downloads) to --out."""
     from leaderboard.build import build_site  # matplotlib and jinja2 load only for this command

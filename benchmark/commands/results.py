@@ -6,7 +6,7 @@ import click
 
 from benchmark.aggregate import critical_table, curves, runs_frame
 from benchmark.errors import BenchError
-from benchmark.options import out_option
+from benchmark.options import out_option, target_option
 from benchmark.store import load_records
 
 
@@ -60,7 +60,7 @@ def print_summary(out: str, target: float) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
-@click.option("--target", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True))
+@target_option
 def command(out, fmt, target) -> None:
     """Print S(alpha) per cell and alpha* per (task, algorithm config) from the store in --out."""
     cur, crit = _tables(out, target)

@@ -7,7 +7,14 @@ import click
 
 from benchmark.commands.results import print_summary
 from benchmark.environment import resolve_device
-from benchmark.options import device_option, executor_choice, executor_options, out_option, stack_options
+from benchmark.options import (
+    device_option,
+    executor_choice,
+    executor_options,
+    out_option,
+    registry_option,
+    stack_options,
+)
 from benchmark.store import Store
 from benchmark.suite import load_suite, with_algorithms
 from benchmark.sweep import run_sweep
@@ -24,13 +31,7 @@ from benchmark.sweep import run_sweep
     help="Run every experiment with this registry algorithm (and its entry's grid) instead "
     "of the suite's own; repeatable.",
 )
-@click.option(
-    "--registry",
-    "registry_paths",
-    multiple=True,
-    type=click.Path(exists=True),
-    help="Extra registry entry folder or YAML file (repeatable); added to ACA_BENCH_REGISTRY.",
-)
+@registry_option
 @out_option
 @device_option
 @executor_options

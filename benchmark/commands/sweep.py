@@ -13,6 +13,7 @@ from benchmark.options import (
     out_option,
     parse_sets,
     stack_options,
+    target_option,
 )
 from benchmark.plan import Experiment
 from benchmark.store import Store
@@ -44,13 +45,7 @@ def parse_alphas(text: str) -> tuple[float, ...]:
     metavar="KEY=VALUE",
     help="Task parameter or hyperparameter; a YAML list sweeps a grid (lr=[0.01,0.1]).",
 )
-@click.option(
-    "--target",
-    default=0.9,
-    show_default=True,
-    type=click.FloatRange(0, 1, min_open=True),
-    help="Success target S for alpha*.",
-)
+@target_option
 @stack_options
 @out_option
 @device_option
