@@ -7,7 +7,8 @@ import click
 from benchmark.aggregate import critical_table, curves, runs_frame
 from benchmark.errors import BenchError
 from benchmark.options import out_option, target_option
-from benchmark.store import load_records
+from benchmark.store import Store, load_records
+from benchmark.sweep import SweepResult
 
 
 def _tables(out: str, target: float):
@@ -49,8 +50,13 @@ def format_critical(crit) -> str:
     return "\n".join(lines)
 
 
-def print_summary(out: str, target: float) -> None:
-    cur, crit = _tables(out, target)
+def report_sweep(result: SweepResult, store: Store, target: float) -> None:
+    """What a finished sweep prints: cells trained and skipped, then S(alpha) and the alpha* table."""
+    click.echo(
+        f"{result.planned} cells: {result.skipped} already done, {result.written} trained; "
+        f"results in {store.path}"
+    )
+    cur, crit = _tables(str(store.root), target)
     click.echo(format_curves(cur))
     click.echo(format_critical(crit))
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from benchmark.commands.results import print_summary
+from benchmark.commands.results import report_sweep
 from benchmark.environment import resolve_device
 from benchmark.options import (
     device_option,
@@ -67,8 +67,4 @@ def command(
         desc=s.name,
         executor=executor_choice(executor, ray_address, ray_gpus_per_stack, s.executor),
     )
-    click.echo(
-        f"{result.planned} cells: {result.skipped} already done, {result.written} trained; "
-        f"results in {store.path}"
-    )
-    print_summary(out, s.target)
+    report_sweep(result, store, s.target)

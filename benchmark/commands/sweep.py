@@ -3,7 +3,7 @@
 import click
 
 from benchmark.collective import check_alpha
-from benchmark.commands.results import print_summary
+from benchmark.commands.results import report_sweep
 from benchmark.environment import resolve_device
 from benchmark.errors import BenchError
 from benchmark.options import (
@@ -85,8 +85,4 @@ def command(
         max_stack=max_stack,
         executor=executor_choice(executor, ray_address, ray_gpus_per_stack),
     )
-    click.echo(
-        f"{result.planned} cells: {result.skipped} already done, {result.written} trained; "
-        f"results in {store.path}"
-    )
-    print_summary(out, target)
+    report_sweep(result, store, target)
