@@ -51,12 +51,6 @@ def member_mask(n: int, alphas: list[float], seeds: list[int], device: torch.dev
     return mask.to(device)
 
 
-def poisson_cap(n: int, q: float) -> int:
-    """Slots per Poisson batch: mean + 10 sd + 16, so overflow has probability below 1e-20."""
-    mean = n * q
-    return min(n, int(math.ceil(mean + 10 * math.sqrt(mean * (1 - q)) + 16)))
-
-
 def draw_indices(
     sampling: Sampling, keys: torch.Tensor, n: int, epoch: int, step: int, perm: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -116,3 +116,17 @@ def test_success_and_accuracy_of_a_hand_made_model():
     assert m["clean_y_star_rate"] == 0.25
     # Clean predictions: 0,0,0,0,0,8 -> correct for the two zeros only.
     assert m["clean_accuracy"] == pytest.approx(2 / 6)
+
+
+class _OneAtATimeERM(ERM):
+    stackable = False
+
+
+def test_unstackable_algorithm_runs_one_model_at_a_time_with_the_same_result(tiny_mnist):
+    task, data = tiny_mnist
+    cpu = torch.device("cpu")
+    args = (_hps(0.05, 0.02), [0.0, 0.1], [0, 1], cpu)
+    looped = train_stack(task, data, _OneAtATimeERM(), *args)
+    stacked = train_stack(task, data, ERM(), *args)
+    for name, p in stacked.params.items():
+        torch.testing.assert_close(looped.params[name], p, rtol=1e-4, atol=1e-5)
