@@ -8,7 +8,7 @@ import yaml
 from algorithms import registry
 from benchmark.aggregate import TARGET
 from benchmark.errors import BenchError
-from benchmark.sweep import DEFAULT_MAX_STACK
+from benchmark.sweep import DEFAULT_MAX_STACK, ExecutorChoice
 from tasks.registry import get_task
 
 
@@ -92,10 +92,8 @@ def executor_options(f):
 
 def executor_choice(
     executor: str | None, address: str | None, gpus: float | None, suite_default: dict | None = None
-):
+) -> ExecutorChoice:
     """The executor from command-line options, falling back to the suite's `executor` block."""
-    from benchmark.sweep import ExecutorChoice
-
     base = suite_default or {}
     return ExecutorChoice(
         executor or base.get("kind", "local"),
