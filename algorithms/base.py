@@ -42,14 +42,25 @@ class Prepared:
     record: dict[str, Any] = field(default_factory=dict)
 
 
-class FunctionalModel:
-    """A module used functionally: the engine passes one model's parameters explicitly."""
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
-    def __init__(self, module: nn.Module) -> None:
+
+class FunctionalModel:
+    """A module used functionally: the engine passes one model's parameters explicitly.
+
+    With `precision` bf16 the forward pass (and so its backward) runs under autocast: convolutions and
+    matrix products in bfloat16, parameters, losses and updates in float32. Logits come back float32.
+    """
+
+    def __init__(self, module: nn.Module, precision: str = "fp32") -> None:
         self.module = module
+        self.autocast_dtype = PRECISIONS[precision]
 
     def logits(self, params: Tensors, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.module, params, (x,))
+        if self.autocast_dtype is None:
+            return functional_call(self.module, params, (x,))
+        with torch.autocast(x.device.type, dtype=self.autocast_dtype):
+            return functional_call(self.module, params, (x,)).float()
 
     def losses(self, params: Tensors, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Per-example cross-entropy."""
@@ -88,6 +99,11 @@ class Algorithm:
         """Optimiser and algorithm state of one model (e.g. a momentum buffer per parameter)."""
         return {f"buf.{k}": torch.zeros_like(v) for k, v in params.items()}
 
+    def report(self, state: Tensors) -> dict[str, float]:
+        """Numbers for one model's record from its final state (e.g. how often DP-SGD clipped); none by
+        default."""
+        return {}
+
     def update(
         self,
         model: FunctionalModel,
@@ -123,4 +139,7 @@ SGD_HPARAMS: dict[str, Param] = {
     "weight_decay": Param(0.0, float, "L2 weight decay"),
     "batch_size": Param(64, int, "batch size"),
     "epochs": Param(5, int, "passes over the training set"),
+    "precision": Param(
+        "fp32", str, "fp32, or bf16 autocast for the model's forward and backward", choices=tuple(PRECISIONS)
+    ),
 }

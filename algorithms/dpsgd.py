@@ -89,16 +89,19 @@ def clipped_grad_sum(
     y: torch.Tensor,
     mask: torch.Tensor,
     max_grad_norm: torch.Tensor,
-) -> Tensors:
-    """Sum over real (mask 1) examples of each example's gradient clipped to L2 norm C (flat clipping)."""
+) -> tuple[Tensors, torch.Tensor]:
+    """Sum over real (mask 1) examples of each example's gradient clipped to L2 norm C (flat clipping),
+    and how many of those gradients were longer than C."""
 
     def loss_one(p: Tensors, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(model.logits(p, xi.unsqueeze(0)), yi.unsqueeze(0))
 
     per_example = vmap(grad(loss_one), in_dims=(None, 0, 0))(params, x, y)
     sq_norm = sum(g.reshape(g.shape[0], -1).pow(2).sum(1) for g in per_example.values())
-    factor = (max_grad_norm / (sq_norm.sqrt() + CLIP_EPS)).clamp(max=1.0) * mask
-    return {k: torch.tensordot(factor, g, dims=1) for k, g in per_example.items()}
+    scale = max_grad_norm / (sq_norm.sqrt() + CLIP_EPS)
+    factor = scale.clamp(max=1.0) * mask
+    clipped = ((scale < 1.0).float() * mask).sum()
+    return {k: torch.tensordot(factor, g, dims=1) for k, g in per_example.items()}, clipped
 
 
 def gaussian_noise(params: Tensors, key: torch.Tensor, step: int) -> Tensors:
@@ -164,6 +167,9 @@ class DPSGD(Algorithm):
         if hp["engine"] == "opacus":
             from algorithms.dpsgd_reference import train_opacus
 
+            if hp["precision"] != "fp32":
+                raise BenchError("dpsgd: engine opacus (the reference path) trains in precision fp32 only")
+
             return train_opacus
         return None
 
@@ -177,9 +183,24 @@ class DPSGD(Algorithm):
         step: int,
     ) -> tuple[Tensors, Tensors]:
         x, y, mask = batch["x"], batch["y"], batch["mask"]
-        summed = clipped_grad_sum(model, params, x, y, mask, values["max_grad_norm"])
+        summed, clipped = clipped_grad_sum(model, params, x, y, mask, values["max_grad_norm"])
         noise = gaussian_noise(params, batch["key"], step)
         grads = {
             k: (summed[k] + values["noise_std"] * noise[k]) / values["expected_batch_size"] for k in params
         }
-        return sgd_momentum(params, grads, state, values)
+        new_params, new_state = sgd_momentum(params, grads, state, values)
+        new_state["clip.clipped"] = state["clip.clipped"] + clipped
+        new_state["clip.seen"] = state["clip.seen"] + mask.sum()
+        return new_params, new_state
+
+    def init_state(self, params: Tensors, n_groups: int | None) -> Tensors:
+        state = super().init_state(params, n_groups)
+        first = next(iter(params.values()))
+        state["clip.clipped"] = first.new_zeros(())
+        state["clip.seen"] = first.new_zeros(())
+        return state
+
+    def report(self, state: Tensors) -> dict[str, float]:
+        """The fraction of per-example gradients clipped over the run: near 1, every example moves the
+        weights by the same lr * C and C itself drops out of the dynamics (only lr * C matters)."""
+        return {"clipped_fraction": float(state["clip.clipped"] / state["clip.seen"].clamp_min(1.0))}

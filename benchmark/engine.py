@@ -31,7 +31,9 @@ class Stack:
     poisson_overflows: list[int]
 
 
-def init_params(task: Task, seeds: list[int], device: torch.device) -> tuple[FunctionalModel, Tensors]:
+def init_params(
+    task: Task, seeds: list[int], device: torch.device, precision: str = "fp32"
+) -> tuple[FunctionalModel, Tensors]:
     """Per-seed initialised models, stacked; the initialisation depends on the seed only."""
     modules = []
     for seed in seeds:
@@ -40,7 +42,7 @@ def init_params(task: Task, seeds: list[int], device: torch.device) -> tuple[Fun
             modules.append(task.make_model())
     params, _ = stack_module_state(modules)
     base = copy.deepcopy(modules[0]).to("meta")
-    return FunctionalModel(base), {k: v.detach().to(device) for k, v in params.items()}
+    return FunctionalModel(base, precision), {k: v.detach().to(device) for k, v in params.items()}
 
 
 def member_mask(n: int, alphas: list[float], seeds: list[int], device: torch.device) -> torch.Tensor:
@@ -129,7 +131,7 @@ def train_stack(
         name: torch.tensor([p.values[name] for p in prepared], device=device, dtype=torch.float32)
         for name in prepared[0].values
     }
-    model, params = init_params(task, seeds, device)
+    model, params = init_params(task, seeds, device, hps[0].get("precision", "fp32"))
     member = member_mask(n, alphas, seeds, device)
     batch_keys = torch.tensor([key_from("batches", s) for s in seeds], device=device)
     algo_keys = torch.tensor(
@@ -163,7 +165,8 @@ def train_stack(
             global_step += 1
         if on_epoch is not None:
             on_epoch(1.0 / int(hps[0]["epochs"]))
-    return Stack(model, params, [p.record for p in prepared], overflows.tolist())
+    extras = [p.record | algo.report(_slice(state, i)) for i, p in enumerate(prepared)]
+    return Stack(model, params, extras, overflows.tolist())
 
 
 def _stepper(algo: Algorithm, model: FunctionalModel) -> Callable:

@@ -88,6 +88,7 @@ def opacus_loop(task: Task, data: TaskData, hp: dict, models: int, device: torch
     data = data.to(device)
     _sync(device)
     start = time.perf_counter()
+    hp = dict(hp, precision="fp32")  # Opacus's loop as a researcher runs it
     train_opacus(task, data, DPSGD(), [hp] * models, [0.0] * models, list(range(models)), device)
     _sync(device)
     return PerfRow(

@@ -1,6 +1,28 @@
 """Model factories shared by tasks: small networks without BatchNorm, so they stack functionally."""
 
+import torch
+import torch.nn.functional as F
 from torch import nn
+
+
+class ChannelsLastMaxPool2d(nn.Module):
+    """nn.MaxPool2d computed on a channels-last copy of its input: the same function, faster.
+
+    PyTorch's CPU max-pool kernel is about 6x slower on channels-first tensors than on channels-last
+    ones (a [1024, 16, 14, 14] input: 48 ms against 8 ms on 2 cores), and max-pooling was a third of
+    the CNN's training time. `memory_format=` is refused inside vmap, so the layout change is spelt
+    as a permute, a copy and a permute back, which vmap accepts. The output is made channels-first
+    again: the next convolution runs faster on it here, and Opacus's per-example gradients of a Conv2d
+    are wrong on a channels-last input (checked against the summed gradient; tests/test_models.py).
+    """
+
+    def __init__(self, kernel_size: int, stride: int) -> None:
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nhwc = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+        return F.max_pool2d(nhwc, self.kernel_size, self.stride).contiguous()
 
 
 def mnist_cnn(n_classes: int = 10) -> nn.Module:
@@ -12,10 +34,10 @@ def mnist_cnn(n_classes: int = 10) -> nn.Module:
     return nn.Sequential(
         nn.Conv2d(1, 16, 8, stride=2, padding=3),
         nn.ReLU(),
-        nn.MaxPool2d(2, 1),
+        ChannelsLastMaxPool2d(2, 1),
         nn.Conv2d(16, 32, 4, stride=2, padding=1),
         nn.ReLU(),
-        nn.MaxPool2d(2, 1),
+        ChannelsLastMaxPool2d(2, 1),
         nn.Flatten(),
         nn.Linear(32 * 5 * 5, 32),
         nn.ReLU(),

@@ -52,7 +52,9 @@ def test_clipped_sum_equals_opacus_grad_sample_module(mnist):
     mask = torch.tensor([1.0] * 5 + [0.0] + [1.0] * 4 + [0.0] * 2)
     model, params = init_params(task, [0, 1], torch.device("cpu"))
     clips = torch.tensor([0.5, 1e3])  # model 0 clips most examples, model 1 none
-    stacked = vmap(clipped_grad_sum, in_dims=(None, 0, None, None, None, 0))(model, params, x, y, mask, clips)
+    stacked, clipped = vmap(clipped_grad_sum, in_dims=(None, 0, None, None, None, 0))(
+        model, params, x, y, mask, clips
+    )
     real = mask.bool()
     for k in range(2):
         net = task.make_model()
@@ -66,9 +68,12 @@ def test_clipped_sum_equals_opacus_grad_sample_module(mnist):
             loss_reduction="sum",
         )
         torch.nn.functional.cross_entropy(gsm(x[real]), y[real], reduction="sum").backward()
+        norms = torch.stack([p.grad_sample.flatten(1).pow(2).sum(1) for p in net.parameters()]).sum(0).sqrt()
+        assert clipped[k] == (norms > clips[k]).sum()  # counted over real slots only
         opt.clip_and_accumulate()
         for name, p in net.named_parameters():
             torch.testing.assert_close(stacked[name][k], p.summed_grad, rtol=1e-4, atol=1e-6)
+    assert clipped[0] > 0 and clipped[1] == 0
 
 
 @pytest.mark.parametrize(
@@ -188,6 +193,8 @@ def test_models_with_different_epsilon_and_clip_share_one_stack(mnist):
         torch.testing.assert_close(together.params[name][0], p[0], rtol=1e-4, atol=1e-5)
         assert not torch.allclose(together.params[name][1], p[0])
     assert together.extras[0]["noise_multiplier"] > 0 and together.extras[1]["noise_multiplier"] == 0
+    assert together.extras[0]["clipped_fraction"] == alone.extras[0]["clipped_fraction"]
+    assert together.extras[0]["clipped_fraction"] > together.extras[1]["clipped_fraction"]  # C 0.5 vs 4
 
 
 def test_large_epsilon_behaves_like_erm(mnist):
@@ -224,6 +231,8 @@ def test_reference_path_trains_through_opacus(mnist):
     ]
     algo = DPSGD()
     assert algo.trainer(hps[0]) is train_opacus and algo.trainer(dp_hp()) is None
+    with pytest.raises(BenchError, match="fp32 only"):
+        algo.trainer(dp_hp(engine="opacus", precision="bf16"))
     stack = algo.trainer(hps[0])(task, small, algo, hps, [0.1, 0.0], [0, 1], torch.device("cpu"))
     stacked = algo.prepare(hps[0], 256, None).record
     ref = stack.extras[0]

@@ -130,3 +130,18 @@ def test_unstackable_algorithm_runs_one_model_at_a_time_with_the_same_result(tin
     stacked = train_stack(task, data, ERM(), *args)
     for name, p in stacked.params.items():
         torch.testing.assert_close(looped.params[name], p, rtol=1e-4, atol=1e-5)
+
+
+def test_bf16_precision_trains_as_well_as_fp32_but_not_identically(tiny_mnist):
+    task, data = tiny_mnist
+    cpu = torch.device("cpu")
+    hp = dict(HP, epochs=4)
+    fp32 = train_stack(task, data, ERM(), [hp] * 2, [0.0, 0.0], [0, 1], cpu)
+    bf16 = train_stack(task, data, ERM(), [dict(hp, precision="bf16")] * 2, [0.0, 0.0], [0, 1], cpu)
+    assert bf16.model.autocast_dtype is torch.bfloat16
+    assert all(p.dtype == torch.float32 for p in bf16.params.values())
+    assert not torch.allclose(fp32.params["0.weight"], bf16.params["0.weight"])
+    acc32 = [m["clean_accuracy"] for m in evaluate(task, data, fp32)]
+    acc16 = [m["clean_accuracy"] for m in evaluate(task, data, bf16)]
+    assert min(acc32) > 0.5  # the models learnt something, so the comparison means something
+    assert abs(sum(acc16) - sum(acc32)) / 2 < 0.08

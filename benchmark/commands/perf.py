@@ -4,6 +4,7 @@ import click
 import torch
 
 from algorithms import registry
+from algorithms.base import PRECISIONS
 from benchmark.environment import device_name, resolve_device
 from benchmark.perf import dpsgd_rows, erm_rows, tiled
 from tasks.registry import get_task
@@ -33,8 +34,15 @@ _MEASURES = {"erm": erm_rows, "dpsgd": dpsgd_rows}
 @click.option("--epochs", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--algorithms", default="erm,dpsgd", show_default=True, help="Which of erm, dpsgd to time.")
+@click.option(
+    "--precision",
+    default="fp32",
+    show_default=True,
+    type=click.Choice(list(PRECISIONS)),
+    help="The stacked engine's precision (the naive loop stays fp32, as a researcher's loop would).",
+)
 @click.option("--device", default="auto", show_default=True)
-def command(task, n_train, stack, naive_models, epochs, batch_size, algorithms, device) -> None:
+def command(task, n_train, stack, naive_models, epochs, batch_size, algorithms, precision, device) -> None:
     """Print throughput (model-epochs/min) of the stacked engine and the naive loop, and their ratio.
 
     The naive loop is a DataLoader + nn.Module + torch.optim.SGD for ERM, and Opacus's PrivacyEngine
@@ -53,10 +61,13 @@ def command(task, n_train, stack, naive_models, epochs, batch_size, algorithms, 
         hp = {k: p.default for k, p in spec.items()}
         hp.update({k: v for k, v in t.default_hparams.items() if k in spec})
         hp.update(epochs=epochs, batch_size=batch_size)
+        if "precision" in spec:
+            hp["precision"] = precision
         rows += _MEASURES[name](t, data, hp, stack, naive_models, dev)
     click.echo(
         f"device: {dev.type} ({device_name(dev)}), torch {torch.__version__}, "
-        f"threads {torch.get_num_threads()}; task {task}, n_train {n_train}, batch {batch_size}"
+        f"threads {torch.get_num_threads()}; task {task}, n_train {n_train}, batch {batch_size}, "
+        f"stacked precision {precision}"
     )
     click.echo(
         f"{'algorithm':<10} {'path':<16} {'models':>6} {'epochs':>6} {'seconds':>8} {'model-epochs/min':>17}"
