@@ -1,5 +1,6 @@
 """Options shared by the sweeping commands, and parsing of --set key=value overrides."""
 
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -8,6 +9,7 @@ import yaml
 from algorithms import registry
 from benchmark.aggregate import TARGET
 from benchmark.errors import BenchError
+from benchmark.plan import Experiment
 from benchmark.sweep import DEFAULT_MAX_STACK, ExecutorChoice
 from tasks.registry import get_task
 
@@ -18,6 +20,17 @@ def device_option(f):
         default="auto",
         show_default=True,
         help="auto, cpu or cuda (auto picks cuda when available).",
+    )(f)
+
+
+def set_option(f):
+    return click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Task parameter or hyperparameter (in a suite: of every experiment that declares it); "
+        "a YAML list sweeps a grid (lr=[0.01,0.1]).",
     )(f)
 
 
@@ -104,32 +117,62 @@ def executor_choice(
 
 def parse_sets(pairs: tuple[str, ...], task: str, algorithm: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """--set key=value pairs split into (task params, algorithm hparams); a list value is a grid."""
-    task_spec = get_task(task).params
-    algo_spec = registry.get(algorithm).cls.hparams
     task_params: dict[str, Any] = {}
     hparams: dict[str, Any] = {}
     for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise BenchError(f"--set expects key=value, got {pair!r}")
-        try:
-            value = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError:
-            value = raw
-        scope, _, name = key.rpartition(".")
-        if scope not in ("", "task", "algorithm"):
-            raise BenchError(f"--set {key}: prefix must be 'task.' or 'algorithm.'")
-        in_task = name in task_spec and scope != "algorithm"
-        in_algo = name in algo_spec and scope != "task"
-        if in_task and in_algo:
-            raise BenchError(
-                f"--set {key}: both the task and the algorithm declare it; "
-                f"write task.{name} or algorithm.{name}"
-            )
-        if not (in_task or in_algo):
+        key, name, value = _split(pair)
+        where = _route(key, name, task, algorithm)
+        if where is None:
             raise BenchError(
                 f"unknown --set key '{key}' for task '{task}' and algorithm '{algorithm}' "
-                f"(task: {', '.join(task_spec)}; algorithm: {', '.join(algo_spec)})"
+                f"(task: {', '.join(get_task(task).params)}; "
+                f"algorithm: {', '.join(registry.get(algorithm).cls.hparams)})"
             )
-        (task_params if in_task else hparams)[name] = value
+        (task_params if where == "task" else hparams)[name] = value
     return task_params, hparams
+
+
+def apply_sets(experiments: tuple[Experiment, ...], pairs: tuple[str, ...]) -> tuple[Experiment, ...]:
+    """A suite's experiments with each --set key=value applied wherever the task or algorithm declares
+    the key (e.g. engine=opacus reaches the DP-SGD experiments only); a key nothing declares is an error."""
+    out = list(experiments)
+    for pair in pairs:
+        key, name, value = _split(pair)
+        hit = False
+        for i, e in enumerate(out):
+            where = _route(key, name, e.task, e.algorithm)
+            if where == "task":
+                out[i] = replace(e, task_params={**e.task_params, name: value})
+            elif where == "algorithm":
+                out[i] = replace(e, hparams={**e.hparams, name: value})
+            hit = hit or where is not None
+        if not hit:
+            raise BenchError(f"--set {key}: no experiment's task or algorithm declares '{name}'")
+    return tuple(out)
+
+
+def _split(pair: str) -> tuple[str, str, Any]:
+    """'key=value' -> (key, name without its task./algorithm. prefix, YAML-parsed value)."""
+    key, sep, raw = pair.partition("=")
+    if not sep or not key:
+        raise BenchError(f"--set expects key=value, got {pair!r}")
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    scope, _, name = key.rpartition(".")
+    if scope not in ("", "task", "algorithm"):
+        raise BenchError(f"--set {key}: prefix must be 'task.' or 'algorithm.'")
+    return key, name, value
+
+
+def _route(key: str, name: str, task: str, algorithm: str) -> str | None:
+    """'task' or 'algorithm', whichever declares `name` (a prefix in `key` decides), or None."""
+    scope = key.rpartition(".")[0]
+    in_task = name in get_task(task).params and scope != "algorithm"
+    in_algo = name in registry.get(algorithm).cls.hparams and scope != "task"
+    if in_task and in_algo:
+        raise BenchError(
+            f"--set {key}: both the task and the algorithm declare it; write task.{name} or algorithm.{name}"
+        )
+    return "task" if in_task else "algorithm" if in_algo else None

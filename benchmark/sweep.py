@@ -1,5 +1,6 @@
 """A sweep: expand experiments, skip cells already stored, train the rest, store records."""
 
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -26,6 +27,7 @@ class SweepResult:
     planned: int
     skipped: int
     written: int
+    seconds: float = 0.0  # wall time of training the cells not already stored
 
 
 def plan_cells(experiments: list[Experiment] | tuple[Experiment, ...]) -> list[Cell]:
@@ -54,6 +56,7 @@ def run_sweep(
     todo = [c for c in cells if c.run_id not in done]
     executor = executor or ExecutorChoice()
     stacks = group_cells(todo, max_stack)
+    start = time.perf_counter()
     if not todo:
         written = 0
     elif executor.kind == "ray":
@@ -64,4 +67,4 @@ def run_sweep(
         )
     else:
         written = run_local(stacks, store, device, desc=desc)
-    return SweepResult(len(cells), len(cells) - len(todo), written)
+    return SweepResult(len(cells), len(cells) - len(todo), written, time.perf_counter() - start)

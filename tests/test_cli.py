@@ -31,6 +31,7 @@ SWEEP = ("sweep", "--task", "mnist_patch", "--algorithm", "erm", "--seeds", "1")
         ),
         ((*SWEEP, "--set", "position=middle"), ("parameter 'position' must be one of",)),
         (("run", "no-such-suite"), ("unknown suite 'no-such-suite'", "quick")),
+        (("run", "quick", "--set", "engine=opacus"), ("--set engine: no experiment", "declares 'engine'")),
         (("results", "--out", "/nonexistent/results"), ("no results in '/nonexistent/results'",)),
     ],
 )
@@ -85,3 +86,28 @@ def test_list_shows_registered_names(cli):
     assert "mnist_patch" in cli("list", "tasks").output
     assert "erm:" in cli("list", "algorithms").output
     assert "quick:" in cli("list", "suites").output
+
+
+def test_run_set_reaches_only_the_experiments_that_declare_the_key():
+    from benchmark.options import apply_sets
+    from benchmark.suite import parse_suite
+
+    suite = parse_suite(
+        {
+            "experiments": [
+                {"name": "e", "task": "mnist_patch", "algorithm": "erm", "alphas": [0.1]},
+                {
+                    "name": "d",
+                    "task": "mnist_patch",
+                    "algorithm": "dpsgd",
+                    "alphas": [0.1],
+                    "hparams": {"lr": 2},
+                },
+            ]
+        },
+        "test",
+    )
+    erm, dp = apply_sets(suite.experiments, ("engine=opacus", "lr=[0.1, 0.2]", "task.y_star=3"))
+    assert "engine" not in erm.hparams and dp.hparams["engine"] == "opacus"
+    assert erm.hparams["lr"] == dp.hparams["lr"] == [0.1, 0.2]
+    assert erm.task_params == dp.task_params == {"y_star": 3}

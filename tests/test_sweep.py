@@ -24,13 +24,20 @@ def _exp(**hp):
 def test_records_carry_config_counts_metrics_and_environment(tmp_path, small_data, tiny_mnist):
     store = Store(tmp_path)
     res = run_sweep([_exp()], store, CPU, max_stack=8)
-    assert (res.planned, res.skipped, res.written) == (4, 0, 4)
+    assert (res.planned, res.skipped, res.written) == (4, 0, 4) and res.seconds > 0
     records, _ = store.read()
     r = next(r for r in records if r["alpha"] == 0.05 and r["seed"] == 1)
     assert r["n_train"] == 256 and r["n_collective"] == 13  # round(0.05 * 256)
     assert r["algorithm"] == {
         "name": "erm",
-        "hparams": {"lr": 0.02, "momentum": 0.9, "weight_decay": 0.0, "batch_size": 32, "epochs": 1},
+        "hparams": {
+            "lr": 0.02,
+            "momentum": 0.9,
+            "weight_decay": 0.0,
+            "batch_size": 32,
+            "epochs": 1,
+            "precision": "fp32",
+        },
     }
     assert r["task"]["name"] == "mnist_patch" and r["task"]["params"]["patch_size"] == 3
     assert "data_dir" not in r["task"]["params"]  # a location, not part of the run's identity

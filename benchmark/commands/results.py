@@ -53,8 +53,8 @@ def format_critical(crit) -> str:
 def report_sweep(result: SweepResult, store: Store, target: float) -> None:
     """What a finished sweep prints: cells trained and skipped, then S(alpha) and the alpha* table."""
     click.echo(
-        f"{result.planned} cells: {result.skipped} already done, {result.written} trained; "
-        f"results in {store.path}"
+        f"{result.planned} cells: {result.skipped} already done, {result.written} trained "
+        f"in {result.seconds:.1f} s; results in {store.path}"
     )
     cur, crit = _tables(str(store.root), target)
     click.echo(format_curves(cur))

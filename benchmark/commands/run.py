@@ -1,6 +1,7 @@
 """`aca-bench run SUITE`: run a built-in suite (quick, paper, ...) or a suite YAML file."""
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -8,11 +9,13 @@ import click
 from benchmark.commands.results import report_sweep
 from benchmark.environment import resolve_device
 from benchmark.options import (
+    apply_sets,
     device_option,
     executor_choice,
     executor_options,
     out_option,
     registry_option,
+    set_option,
     stack_options,
 )
 from benchmark.store import Store
@@ -31,6 +34,7 @@ from benchmark.sweep import run_sweep
     help="Run every experiment with this registry algorithm (and its entry's grid) instead "
     "of the suite's own; repeatable.",
 )
+@set_option
 @registry_option
 @out_option
 @device_option
@@ -40,6 +44,7 @@ def command(
     force,
     max_stack,
     algorithms,
+    sets,
     registry_paths,
     out,
     device,
@@ -55,6 +60,8 @@ def command(
     s = load_suite(suite)
     if algorithms:
         s = with_algorithms(s, algorithms)
+    if sets:
+        s = replace(s, experiments=apply_sets(s.experiments, sets))
     dev = resolve_device(device)
     click.echo(f"suite '{s.name}': {len(s.experiments)} experiment(s) on {dev.type}", err=True)
     store = Store(out)

@@ -12,6 +12,7 @@ from benchmark.options import (
     executor_options,
     out_option,
     parse_sets,
+    set_option,
     stack_options,
     target_option,
 )
@@ -38,13 +39,7 @@ def parse_alphas(text: str) -> tuple[float, ...]:
     help="Comma-separated collective fractions in [0, 1]; 0 is always added.",
 )
 @click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1), help="Seeds 0..N-1.")
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Task parameter or hyperparameter; a YAML list sweeps a grid (lr=[0.01,0.1]).",
-)
+@set_option
 @target_option
 @stack_options
 @out_option
