@@ -2,10 +2,15 @@
 
 import re
 
+import pytest
 
-def test_perf_reports_both_paths_and_ratios(cli):
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_perf_reports_both_paths_and_ratios(cli, precision):
     result = cli(
         "perf",
+        "--precision",
+        precision,
         "--n-train",
         "128",
         "--stack",
@@ -18,6 +23,7 @@ def test_perf_reports_both_paths_and_ratios(cli):
         "cpu",
     )
     assert result.exit_code == 0, result.output
+    assert f"stacked precision {precision}" in result.output
     rows = re.findall(
         r"^(erm|dpsgd)\s+(naive loop|naive \(Opacus\)|stacked engine)\s+(\d+)\s+1\s+([\d.]+)\s+([\d.]+)$",
         result.output,
