@@ -73,10 +73,11 @@ def stack_options(f):
 
     f = click.option(
         "--max-stack",
-        default=DEFAULT_MAX_STACK,
-        show_default=True,
+        default=None,
         type=click.IntRange(min=1),
-        help="Most models trained together in one stack.",
+        help="Most models trained together in one stack  [default: "
+        + ", ".join(f"{n} on {d}" for d, n in DEFAULT_MAX_STACK.items())
+        + "].",
     )(f)
     return click.option("--force", is_flag=True, help="Rerun cells already in the store.")(f)
 

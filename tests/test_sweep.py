@@ -124,3 +124,13 @@ def test_end_to_end_collective_steers_erm_on_embedded_digits(tmp_path, cli):
     assert s[0.0] < 0.2 and s[0.1] > 0.8 and s[0.1] - s[0.0] > 0.6, s
     assert acc[0.0] > 0.85, acc
     assert "alpha* at S >= 0.9" in result.output
+
+
+def test_default_stack_width_depends_on_the_device(tmp_path, small_data):
+    from benchmark.sweep import default_max_stack
+
+    assert default_max_stack(torch.device("cuda")) == 64 and default_max_stack(CPU) == 16
+    exp = Experiment("t", "mnist_patch", "erm", (0.05,), tuple(range(9)), {}, {"epochs": 1, "batch_size": 64})
+    run_sweep([exp], Store(tmp_path), CPU)  # 18 cells in one group
+    records, _ = Store(tmp_path).read()
+    assert sorted(r["stack_size"] for r in records) == [2] * 2 + [16] * 16
