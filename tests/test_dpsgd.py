@@ -259,9 +259,13 @@ def test_registry_entry_and_suites():
         assert len(group_cells(cells, 10_000)) == 1  # every epsilon and C in one stack
     paper = {e.name: e for e in load_suite("paper").experiments}
     dp = [e for e in paper.values() if e.algorithm == "dpsgd"]
-    assert len(dp) == 6 and all(e.task_params["source"] == "mnist" for e in dp)
+    assert len(dp) == 7 and all(e.task_params["source"] == "mnist" for e in dp)
     dp_cells = [c for e in dp for c in expand(e)]
-    assert {c.hparams["max_grad_norm"] * c.hparams["lr"] for c in dp_cells} == {2.0}
+    # lr * C = 2 (the dp_regime pick) except at epsilon 0.5, where lr 1 trained best
+    lr_c = {
+        (c.hparams["target_epsilon"] == 0.5, c.hparams["max_grad_norm"] * c.hparams["lr"]) for c in dp_cells
+    }
+    assert lr_c == {(False, 2.0), (True, 1.0)}
     assert len(group_cells(dp_cells, 10_000)) == 1
 
 
