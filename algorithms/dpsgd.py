@@ -1,10 +1,12 @@
 """DP-SGD: per-example gradients clipped to C, summed, Gaussian noise N(0, sigma^2 C^2), Poisson batches.
 
-Per-example gradients come from `vmap(grad)` over the batch inside one model's update, which the
-engine vmaps again over the model stack, so models with different epsilon, delta, C and learning rate
-train together. sigma is calibrated per model by Opacus's accountant (`benchmark.privacy`). With
-`engine: opacus` the same cells train one model at a time through Opacus's PrivacyEngine instead
-(`algorithms.dpsgd_reference`), to cross-check the stacked engine.
+Per-example gradient norms and the clipped sum come from one batched backward pass per model
+(`algorithms.per_example`: Linear and Conv2d layers), or from `vmap(grad)` over the batch for models
+with other layers. The engine vmaps the update over the model stack, so models with different
+epsilon, delta, C and learning rate train together. sigma is calibrated per model by Opacus's
+accountant (`benchmark.privacy`). With `engine: opacus` the same cells train one model at a time
+through Opacus's PrivacyEngine instead (`algorithms.dpsgd_reference`), to cross-check the stacked
+engine.
 """
 
 import math
@@ -14,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import grad, vmap
 
+from algorithms import per_example
 from algorithms.base import (
     SGD_HPARAMS,
     Algorithm,
@@ -92,6 +95,20 @@ def clipped_grad_sum(
 ) -> tuple[Tensors, torch.Tensor]:
     """Sum over real (mask 1) examples of each example's gradient clipped to L2 norm C (flat clipping),
     and how many of those gradients were longer than C."""
+    if per_example.supports(model):
+        return per_example.clipped_grad_sum(model, params, x, y, mask, max_grad_norm, CLIP_EPS)
+    return clipped_grad_sum_vmap(model, params, x, y, mask, max_grad_norm)
+
+
+def clipped_grad_sum_vmap(
+    model: FunctionalModel,
+    params: Tensors,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    max_grad_norm: torch.Tensor,
+) -> tuple[Tensors, torch.Tensor]:
+    """`clipped_grad_sum` for any model: every example's whole gradient from `vmap(grad)`."""
 
     def loss_one(p: Tensors, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(model.logits(p, xi.unsqueeze(0)), yi.unsqueeze(0))

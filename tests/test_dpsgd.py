@@ -11,7 +11,7 @@ from opacus.optimizers import DPOptimizer
 from torch.func import vmap
 
 from algorithms import registry
-from algorithms.dpsgd import DPSGD, clipped_grad_sum, poisson_cap
+from algorithms.dpsgd import DPSGD, clipped_grad_sum, clipped_grad_sum_vmap, poisson_cap
 from algorithms.dpsgd_reference import train_opacus
 from algorithms.erm import ERM
 from benchmark import privacy
@@ -44,17 +44,17 @@ def subset(data: TaskData, n_train: int, n_test: int) -> TaskData:
     return TaskData(data.x_train[tr], data.y_train[tr], data.x_test[te], data.y_test[te])
 
 
-def test_clipped_sum_equals_opacus_grad_sample_module(mnist):
-    """No noise: the stacked engine's clipped sum (nested vmap, masked slots) equals Opacus's, per model."""
+@pytest.mark.parametrize("path", [clipped_grad_sum, clipped_grad_sum_vmap], ids=["per_example", "vmap"])
+def test_clipped_sum_equals_opacus_grad_sample_module(mnist, path):
+    """No noise: the stacked engine's clipped sum (vmap over models, masked slots) equals Opacus's, per
+    model, through both ways of getting per-example gradients."""
     task, data = mnist
     x = task.preprocess(data.x_train[:12])
     y = data.y_train[:12]
     mask = torch.tensor([1.0] * 5 + [0.0] + [1.0] * 4 + [0.0] * 2)
     model, params = init_params(task, [0, 1], torch.device("cpu"))
     clips = torch.tensor([0.5, 1e3])  # model 0 clips most examples, model 1 none
-    stacked, clipped = vmap(clipped_grad_sum, in_dims=(None, 0, None, None, None, 0))(
-        model, params, x, y, mask, clips
-    )
+    stacked, clipped = vmap(path, in_dims=(None, 0, None, None, None, 0))(model, params, x, y, mask, clips)
     real = mask.bool()
     for k in range(2):
         net = task.make_model()
@@ -167,6 +167,10 @@ def test_poisson_batch_sizes_are_binomial():
     for step in range(300):
         idx, mask, overflow = draw_indices(sampling, keys, n, 0, step, None)
         assert not overflow.any()
+        trimmed, trimmed_mask, _ = draw_indices(sampling, keys, n, 0, step, None, trim=True)
+        assert trimmed.shape[1] % 8 == 0 and trimmed.shape[1] - 8 < mask.sum(1).max() <= trimmed.shape[1]
+        for k in range(8):  # the same examples, fewer empty slots
+            assert torch.equal(idx[k][mask[k].bool()].sort()[0], trimmed[k][trimmed_mask[k].bool()].sort()[0])
         sizes.append(mask.sum(1))
         picked.index_add_(0, idx[mask.bool()], torch.ones(int(mask.sum())))
     sizes = torch.cat(sizes).double()
