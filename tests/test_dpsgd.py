@@ -181,8 +181,10 @@ def test_poisson_batch_sizes_are_binomial():
     assert poisson_cap(60000, 256 / 60000, 2340) < 400
 
 
-def test_models_with_different_epsilon_and_clip_share_one_stack(mnist):
-    """A model trains the same in a mixed stack as alone (its batches and noise come from its own key)."""
+@pytest.mark.parametrize("vectorize", [True, False], ids=["vmapped", "in-turn"])
+def test_models_with_different_epsilon_and_clip_share_one_stack(mnist, vectorize):
+    """A model trains the same in a mixed stack as alone (its batches and noise come from its own key),
+    whether the stack is vmapped (as on a GPU) or steps its models in turn (a CNN on a CPU)."""
     task, data = mnist
     small = subset(data, 96, 32)
     algo = DPSGD()
@@ -191,7 +193,7 @@ def test_models_with_different_epsilon_and_clip_share_one_stack(mnist):
         dp_hp(target_epsilon=".inf", max_grad_norm=4.0, batch_size=24, epochs=1, lr=0.2),
     ]
     cpu = torch.device("cpu")
-    together = train_stack(task, small, algo, hps, [0.05, 0.1], [0, 1], cpu)
+    together = train_stack(task, small, algo, hps, [0.05, 0.1], [0, 1], cpu, vectorize=vectorize)
     alone = train_stack(task, small, algo, hps[:1], [0.05], [0], cpu)
     for name, p in alone.params.items():
         torch.testing.assert_close(together.params[name][0], p[0], rtol=1e-4, atol=1e-5)

@@ -3,6 +3,7 @@
 import pytest
 import torch
 from torch import nn
+from torch.func import vmap
 
 from algorithms.erm import ERM
 from benchmark.engine import (
@@ -12,7 +13,9 @@ from benchmark.engine import (
     init_params,
     make_batch,
     member_mask,
+    predict,
     train_stack,
+    vectorizes,
 )
 from benchmark.rng import key_from, uniform
 from tasks.base import TaskData
@@ -24,11 +27,12 @@ def _hps(*lrs):
     return [dict(HP, lr=lr) for lr in lrs]
 
 
-def test_stack_equals_each_model_trained_alone(tiny_mnist):
+@pytest.mark.parametrize("vectorize", [True, False], ids=["vmapped", "in-turn"])
+def test_stack_equals_each_model_trained_alone(tiny_mnist, vectorize):
     task, data = tiny_mnist
     cpu = torch.device("cpu")
     hps, alphas, seeds = _hps(0.05, 0.02, 0.1), [0.0, 0.05, 0.2], [0, 1, 2]
-    stacked = train_stack(task, data, ERM(), hps, alphas, seeds, cpu)
+    stacked = train_stack(task, data, ERM(), hps, alphas, seeds, cpu, vectorize=vectorize)
     for k in range(3):
         alone = train_stack(task, data, ERM(), [hps[k]], [alphas[k]], [seeds[k]], cpu)
         for name, p in stacked.params.items():
@@ -145,3 +149,18 @@ def test_bf16_precision_trains_as_well_as_fp32_but_not_identically(tiny_mnist):
     acc16 = [m["clean_accuracy"] for m in evaluate(task, data, bf16)]
     assert min(acc32) > 0.5  # the models learnt something, so the comparison means something
     assert abs(sum(acc16) - sum(acc32)) / 2 < 0.08
+
+
+def test_cpus_vmap_matrix_models_and_step_convolutional_ones_in_turn(tiny_mnist):
+    task, data = tiny_mnist
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert not vectorizes(cpu, task.make_model()) and vectorizes(cuda, task.make_model())
+    assert vectorizes(cpu, nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)))
+    stack = train_stack(task, data, ERM(), _hps(0.05, 0.1), [0.0, 0.1], [0, 1], cpu)
+    in_turn = predict(task, stack.model, stack.params, data.x_test)
+    with torch.no_grad():
+        vmapped = vmap(stack.model.logits, in_dims=(0, None))(stack.params, task.preprocess(data.x_test))
+    assert in_turn.shape == (2, data.x_test.shape[0])
+    agree = (in_turn == vmapped.argmax(-1)).float().mean(1)
+    assert (agree > 0.995).all(), agree  # the same models; a near-tie may flip in another kernel
+    assert (in_turn[0] != in_turn[1]).any()  # and two different ones
