@@ -77,7 +77,7 @@ def stack_options(f):
         type=click.IntRange(min=1),
         help="Most models trained together in one stack  [default: "
         + ", ".join(f"{n} on {d}" for d, n in DEFAULT_MAX_STACK.items())
-        + "].",
+        + "; on cuda, larger groups as wide as free memory allows].",
     )(f)
     return click.option("--force", is_flag=True, help="Rerun cells already in the store.")(f)
 

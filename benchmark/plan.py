@@ -3,6 +3,7 @@
 import hashlib
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,14 +93,18 @@ def expand(exp: Experiment) -> list[Cell]:
     return cells
 
 
-def group_cells(cells: list[Cell], max_stack: int) -> list[list[Cell]]:
-    """Cells split into stacks: same group key, at most `max_stack` each (1 if not stackable)."""
+def group_cells(cells: list[Cell], max_stack: int | Callable[[list[Cell]], int]) -> list[list[Cell]]:
+    """Cells split into stacks: same group key, at most `max_stack` each (1 if not stackable);
+    `max_stack` may be a function of the group's cells (`benchmark.sizing.fitted_width`)."""
     groups: dict[str, list[Cell]] = {}
     for c in cells:
         cls = registry.get(c.algorithm).cls
         groups.setdefault(c.group_key(cls.per_model), []).append(c)
     out = []
     for members in groups.values():
-        size = max_stack if registry.get(members[0].algorithm).cls.stackable else 1
+        if not registry.get(members[0].algorithm).cls.stackable:
+            size = 1
+        else:
+            size = max_stack(members) if callable(max_stack) else max_stack
         out += [members[i : i + size] for i in range(0, len(members), max(1, size))]
     return out

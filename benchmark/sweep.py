@@ -5,17 +5,19 @@ from dataclasses import dataclass, field
 
 import torch
 
+from benchmark import sizing
 from benchmark.executors import run_local
 from benchmark.plan import Cell, Experiment, expand, group_cells
 from benchmark.store import Store
 
 # Most models per stack by device type. On 2 CPU cores a stack of 64 ran ERM 1.5x slower per model
-# than one of 16 (its per-step tensors outgrow the caches); a GPU wants wide stacks.
+# than one of 16 (its per-step tensors outgrow the caches). On CUDA, groups larger than this are
+# split into stacks as wide as the free memory allows (`benchmark.sizing`).
 DEFAULT_MAX_STACK = {"cuda": 64, "cpu": 16}
 
 
 def default_max_stack(device: torch.device) -> int:
-    """The stack width a sweep uses on `device` when --max-stack is not given."""
+    """The stack width a sweep uses on `device` when --max-stack is not given and nothing is fitted."""
     return DEFAULT_MAX_STACK.get(device.type, DEFAULT_MAX_STACK["cpu"])
 
 
@@ -55,15 +57,19 @@ def run_sweep(
     desc: str = "sweep",
     executor: ExecutorChoice | None = None,
 ) -> SweepResult:
-    """Plan, skip finished cells (unless `force`), train the rest stack by stack (at most `max_stack`
-    models each; by default `default_max_stack(device)`)."""
+    """Plan, skip finished cells (unless `force`), train the rest stack by stack: at most `max_stack`
+    models each; by default `default_max_stack(device)`, or on CUDA (in this process) as many as
+    fit in free memory."""
     cells = plan_cells(experiments)
     if force:
         store.forget({c.run_id for c in cells})
     done = store.done_ids()
     todo = [c for c in cells if c.run_id not in done]
     executor = executor or ExecutorChoice()
-    stacks = group_cells(todo, max_stack or default_max_stack(device))
+    width = max_stack or default_max_stack(device)
+    if max_stack is None and device.type == "cuda" and executor.kind == "local":
+        width = sizing.fitted_width(device, floor=width)
+    stacks = group_cells(todo, width)
     start = time.perf_counter()
     if not todo:
         written = 0

@@ -12,13 +12,15 @@
 # bf16), and times the `paper` suite on 60,000 digits made by tiling the embedded ones (the device
 # cannot download MNIST: the timing is real, the alpha* values of that run mean nothing) until its
 # time budget runs out; the records written by then give its throughput. Everything is logged under
-# $OUT. Knobs: DEVICE (cuda), N_TRAIN (60000), STACK (64), PAPER_SECONDS (240).
+# $OUT. Knobs: DEVICE (cuda), N_TRAIN (60000), STACK (64), STACK_WIDE (256),
+# PAPER_SECONDS (240). The paper suite sizes its stacks to the free memory (benchmark/sizing.py).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OUT=${OUT:-$(mktemp -d)}
 DEVICE=${DEVICE:-cuda}
 N_TRAIN=${N_TRAIN:-60000}
 STACK=${STACK:-64}
+STACK_WIDE=${STACK_WIDE:-256}
 PAPER_SECONDS=${PAPER_SECONDS:-240}
 log() { echo "== $* ($(date +%T))" | tee -a "$OUT/summary.txt"; }
 
@@ -38,6 +40,9 @@ for precision in fp32 bf16; do
     aca-bench perf --n-train "$N_TRAIN" --stack "$STACK" --naive-models 2 --epochs 1 \
         --device "$DEVICE" --precision "$precision" 2>&1 | grep -v -i warn | tee -a "$OUT/summary.txt"
 done
+log "perf bf16, a stack of $STACK_WIDE"
+aca-bench perf --n-train "$N_TRAIN" --stack "$STACK_WIDE" --naive-models 1 --epochs 1 \
+    --device "$DEVICE" --precision bf16 2>&1 | grep -v -i warn | tee -a "$OUT/summary.txt"
 
 log "paper suite on $N_TRAIN tiled digits, at most $PAPER_SECONDS s"
 export ACA_BENCH_MNIST_DIR="$OUT/tiled-mnist"
@@ -65,11 +70,12 @@ recs = [json.loads(line) for line in p.read_text().splitlines()] if p.exists() e
 by = {}
 for r in recs:
     key = (r["experiment"], r["algorithm"]["hparams"].get("precision"))
-    n, secs, epochs = by.get(key, (0, 0.0, 0))
-    by[key] = (n + 1, secs + r["wall_time_s"], epochs + r["algorithm"]["hparams"]["epochs"])
-for (exp, _), (n, secs, epochs) in sorted(by.items()):
+    n, secs, epochs, width = by.get(key, (0, 0.0, 0, 0))
+    by[key] = (n + 1, secs + r["wall_time_s"], epochs + r["algorithm"]["hparams"]["epochs"],
+               max(width, r["stack_size"]))
+for (exp, _), (n, secs, epochs, width) in sorted(by.items()):
     print(f"{exp}: {n} runs, {epochs} model-epochs, {secs:.0f} s of stack time, "
-          f"{60 * epochs / max(secs, 1e-9):.0f} model-epochs/min")
+          f"{60 * epochs / max(secs, 1e-9):.0f} model-epochs/min, widest stack {width}")
 print(f"records: {len(recs)}")
 PY
 rm -rf "$ACA_BENCH_MNIST_DIR"
