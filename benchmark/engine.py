@@ -213,12 +213,32 @@ def _stepper(algo: Algorithm, model: FunctionalModel, vectorize: bool) -> Callab
 
     def one_at_a_time(params, state, batch, values, step):
         outs = [
-            update(*(_slice(t, i) for t in (params, state, batch, values)), step)
+            update(
+                _channels_last(_slice(params, i)),
+                _slice(state, i),
+                _channels_last(_slice(batch, i)),
+                _slice(values, i),
+                step,
+            )
             for i in range(batch["y"].shape[0])
         ]
         return tuple({name: torch.stack([o[j][name] for o in outs]) for name in outs[0][j]} for j in (0, 1))
 
     return one_at_a_time
+
+
+def _channels_last(tensors: Tensors) -> Tensors:
+    """4-D tensors (images, convolution weights) copied to channels-last strides, even with one
+    channel, where `.contiguous(memory_format=...)` keeps them as they are. Models stepped in turn
+    on a CPU get these: oneDNN then keeps every activation channels-last, where its convolutions and
+    max-pooling run 1.5-4x faster than on channels-first tensors (2 cores, MNIST CNN)."""
+    out = {}
+    for k, v in tensors.items():
+        if v.dim() == 4:
+            n, c, h, w = v.shape
+            v = v.new_empty(n, h, w, c).permute(0, 3, 1, 2).copy_(v)
+        out[k] = v
+    return out
 
 
 def _slice(tensors: Tensors, i: int) -> Tensors:
@@ -234,7 +254,10 @@ def predict(task: Task, model: FunctionalModel, params: Tensors, x_raw: torch.Te
     def labels(x: torch.Tensor) -> torch.Tensor:
         if vectorize:
             return vmap(model.logits, in_dims=(0, None))(params, x).argmax(-1)
-        return torch.stack([model.logits(_slice(params, i), x).argmax(-1) for i in range(width)])
+        x = _channels_last({"x": x})["x"]
+        return torch.stack(
+            [model.logits(_channels_last(_slice(params, i)), x).argmax(-1) for i in range(width)]
+        )
 
     out = [labels(task.preprocess(x_raw[i : i + EVAL_CHUNK])) for i in range(0, x_raw.shape[0], EVAL_CHUNK)]
     return torch.cat(out, dim=1)

@@ -12,8 +12,9 @@ class ChannelsLastMaxPool2d(nn.Module):
     ones (a [1024, 16, 14, 14] input: 48 ms against 8 ms on 2 cores), and max-pooling was a third of
     the CNN's training time. `memory_format=` is refused inside vmap, so the layout change is spelt
     as a permute, a copy and a permute back, which vmap accepts. The output is made channels-first
-    again: the next convolution runs faster on it here, and Opacus's per-example gradients of a Conv2d
-    are wrong on a channels-last input (checked against the summed gradient; tests/test_models.py).
+    again, because Opacus's per-example gradients of a Conv2d are wrong on a channels-last input
+    (checked against the summed gradient; tests/test_models.py). An input that is channels-last
+    already (the engine's CPU path feeds those) is pooled as it is and stays channels-last.
     """
 
     def __init__(self, kernel_size: int, stride: int) -> None:
@@ -21,6 +22,8 @@ class ChannelsLastMaxPool2d(nn.Module):
         self.kernel_size, self.stride = kernel_size, stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.stride(1) == 1 and x.shape[1] > 1:  # channels-last already: pool it as it is
+            return F.max_pool2d(x, self.kernel_size, self.stride)
         nhwc = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
         return F.max_pool2d(nhwc, self.kernel_size, self.stride).contiguous()
 

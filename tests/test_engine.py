@@ -164,3 +164,12 @@ def test_cpus_vmap_matrix_models_and_step_convolutional_ones_in_turn(tiny_mnist)
     agree = (in_turn == vmapped.argmax(-1)).float().mean(1)
     assert (agree > 0.995).all(), agree  # the same models; a near-tie may flip in another kernel
     assert (in_turn[0] != in_turn[1]).any()  # and two different ones
+
+
+def test_models_stepped_in_turn_see_channels_last_images_and_weights_even_with_one_channel():
+    from benchmark.engine import _channels_last
+
+    x, w, b = torch.randn(5, 1, 28, 28), torch.randn(16, 3, 8, 8), torch.randn(16)
+    out = _channels_last({"x": x, "w": w, "b": b})
+    assert out["x"].stride() == (784, 1, 28, 1) and out["w"].stride(1) == 1 and out["b"] is b
+    assert torch.equal(out["x"], x) and torch.equal(out["w"], w)

@@ -1,4 +1,4 @@
-"""The task models: the channels-last max-pool is the same function as nn.MaxPool2d."""
+"""The task models: the channels-last max-pool is the same function as nn.MaxPool2d, on either layout."""
 
 import torch
 from torch import nn
@@ -22,6 +22,16 @@ def test_channels_last_pool_matches_maxpool_in_value_and_gradient():
     assert torch.equal(g_ours, g_ref)
     assert g_ref.abs().sum() > 0
     assert vmap(ours)(x).shape == (3, 5, 4, 6, 6)
+
+
+def test_pool_keeps_a_channels_last_input_channels_last_and_a_channels_first_one_channels_first():
+    torch.manual_seed(0)
+    x = torch.randn(4, 6, 9, 9)
+    last = x.contiguous(memory_format=torch.channels_last)
+    ours, ref = ChannelsLastMaxPool2d(2, 1), nn.MaxPool2d(2, 1)
+    assert torch.equal(ours(last), ref(x)) and torch.equal(ours(x), ref(x))
+    assert ours(last).stride(1) == 1  # channels-last in, channels-last out (the engine's CPU path)
+    assert ours(x).is_contiguous()  # channels-first in, channels-first out (what Opacus needs)
 
 
 def test_opacus_per_example_gradients_of_the_cnn_sum_to_the_batch_gradient():
