@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from algorithms.erm import ERM
-from benchmark.engine import train_stack
+from benchmark.engine import train_stack, vectorizes
 from tasks.base import Task, TaskData
 
 
@@ -67,17 +67,21 @@ def naive_sgd(task: Task, data: TaskData, hp: dict, models: int, device: torch.d
     return PerfRow("naive loop", "erm", models, hp["epochs"], len(x), time.perf_counter() - start)
 
 
-def stacked(task: Task, data: TaskData, algo, hp: dict, models: int, device: torch.device) -> PerfRow:
-    """The engine: `models` models (different seeds and alphas) as one vmapped stack."""
+def stacked(
+    task: Task, data: TaskData, algo, hp: dict, models: int, device: torch.device, vectorize: bool | None
+) -> PerfRow:
+    """The engine: `models` models (different seeds and alphas) as one stack, vmapped or stepped in
+    turn (None: as sweeps do on `device`, `engine.vectorizes`)."""
     data = data.to(device)
     alphas = [0.001 * (k % 10) for k in range(models)]
+    if vectorize is None:
+        vectorize = vectorizes(device, task.make_model())
     _sync(device)
     start = time.perf_counter()
-    train_stack(task, data, algo, [hp] * models, alphas, list(range(models)), device)
+    train_stack(task, data, algo, [hp] * models, alphas, list(range(models)), device, vectorize=vectorize)
     _sync(device)
-    return PerfRow(
-        "stacked engine", algo.name, models, hp["epochs"], data.x_train.shape[0], time.perf_counter() - start
-    )
+    path = "engine (vmapped)" if vectorize else "engine (in turn)"
+    return PerfRow(path, algo.name, models, hp["epochs"], data.x_train.shape[0], time.perf_counter() - start)
 
 
 def opacus_loop(task: Task, data: TaskData, hp: dict, models: int, device: torch.device) -> PerfRow:
@@ -103,25 +107,40 @@ def warm_up(task: Task, data: TaskData, hp: dict) -> tuple[TaskData, dict]:
 
 
 def dpsgd_rows(
-    task: Task, data: TaskData, hp: dict, stack: int, naive_models: int, device: torch.device
+    task: Task,
+    data: TaskData,
+    hp: dict,
+    stack: int,
+    naive_models: int,
+    device: torch.device,
+    vectorize: bool | None = None,
 ) -> list[PerfRow]:
     """DP-SGD through Opacus one model at a time and through the stacked engine, in the same run."""
     from algorithms.dpsgd import DPSGD
 
     small, short = warm_up(task, data, hp)
     opacus_loop(task, small, short, 1, device)
-    stacked(task, small, DPSGD(), short, stack, device)
+    stacked(task, small, DPSGD(), short, stack, device, vectorize)
     return [
         opacus_loop(task, data, hp, naive_models, device),
-        stacked(task, data, DPSGD(), hp, stack, device),
+        stacked(task, data, DPSGD(), hp, stack, device, vectorize),
     ]
 
 
 def erm_rows(
-    task: Task, data: TaskData, hp: dict, stack: int, naive_models: int, device: torch.device
+    task: Task,
+    data: TaskData,
+    hp: dict,
+    stack: int,
+    naive_models: int,
+    device: torch.device,
+    vectorize: bool | None = None,
 ) -> list[PerfRow]:
     """ERM through the naive loop and the stacked engine, measured in the same run."""
     small, short = warm_up(task, data, hp)
     naive_sgd(task, small, short, 1, device)
-    stacked(task, small, ERM(), short, stack, device)
-    return [naive_sgd(task, data, hp, naive_models, device), stacked(task, data, ERM(), hp, stack, device)]
+    stacked(task, small, ERM(), short, stack, device, vectorize)
+    return [
+        naive_sgd(task, data, hp, naive_models, device),
+        stacked(task, data, ERM(), hp, stack, device, vectorize),
+    ]
