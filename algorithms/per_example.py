@@ -168,14 +168,19 @@ def _layer_grads(name: str, layer: nn.Module, a: torch.Tensor, g: torch.Tensor) 
 def _conv_weight_grads(conv: nn.Conv2d, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """[B, Cout, Cin*kh*kw] per-example weight gradients of a Conv2d with input a and output gradient g.
 
-    Through unfold (im2col) as Opacus does, unless unfold would copy the input UNFOLD_BLOWUP times or
-    more (a first layer with one channel and a large kernel): then as one convolution of the inputs
-    with the output gradients, one group per example (Rochette et al. 2019), 5x faster there on a CPU.
+    Through unfold (im2col) as Opacus does, unless on a CPU unfold would copy the input UNFOLD_BLOWUP
+    times or more (a first layer with one channel and a large kernel): then as one convolution of the
+    inputs with the output gradients, one group per example (Rochette et al. 2019), 5x faster there.
+    GPUs keep unfold, whose large matrix products they run well; a convolution with a group per
+    example is untried there.
     """
     b, c_in, h, w = a.shape
     c_out, oh, ow = g.shape[1:]
     kh, kw = conv.kernel_size
-    if conv.dilation != (1, 1) or oh * ow * kh * kw < UNFOLD_BLOWUP * h * w:
+    grouped = (
+        a.device.type == "cpu" and conv.dilation == (1, 1) and oh * ow * kh * kw >= UNFOLD_BLOWUP * h * w
+    )
+    if not grouped:
         cols = F.unfold(a, conv.kernel_size, conv.dilation, conv.padding, conv.stride)  # [B, Cin*kh*kw, L]
         return torch.einsum("bcl,bkl->bck", g.flatten(2), cols)
     per_example = F.conv2d(
