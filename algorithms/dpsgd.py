@@ -113,12 +113,10 @@ def clipped_grad_sum_vmap(
     def loss_one(p: Tensors, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(model.logits(p, xi.unsqueeze(0)), yi.unsqueeze(0))
 
-    per_example = vmap(grad(loss_one), in_dims=(None, 0, 0))(params, x, y)
-    sq_norm = sum(g.reshape(g.shape[0], -1).pow(2).sum(1) for g in per_example.values())
-    scale = max_grad_norm / (sq_norm.sqrt() + CLIP_EPS)
-    factor = scale.clamp(max=1.0) * mask
-    clipped = ((scale < 1.0).float() * mask).sum()
-    return {k: torch.tensordot(factor, g, dims=1) for k, g in per_example.items()}, clipped
+    grads = vmap(grad(loss_one), in_dims=(None, 0, 0))(params, x, y)
+    sq_norm = sum(g.reshape(g.shape[0], -1).pow(2).sum(1) for g in grads.values())
+    factor, clipped = per_example.clip_factors(sq_norm, mask, max_grad_norm, CLIP_EPS)
+    return {k: torch.tensordot(factor, g, dims=1) for k, g in grads.items()}, clipped
 
 
 def gaussian_noise(params: Tensors, key: torch.Tensor, step: int) -> Tensors:

@@ -17,7 +17,7 @@ supported here; `supports` says so and callers fall back to `vmap(grad)`.
 """
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -77,7 +77,7 @@ class Taps:
         return hook
 
     @contextmanager
-    def tapping(self, current: _Pass):
+    def tapping(self, current: _Pass) -> Iterator[_Pass]:
         self._pass = current
         try:
             yield current
@@ -180,6 +180,15 @@ def _conv_weight_grads(conv: nn.Conv2d, a: torch.Tensor, g: torch.Tensor) -> tor
     return torch.bmm(g.reshape(b, c_out, oh * ow), x.reshape(b, oh * ow, -1))
 
 
+def clip_factors(
+    sq_norm: torch.Tensor, mask: torch.Tensor, max_grad_norm: torch.Tensor, clip_eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each example's factor C / (norm + clip_eps), at most 1, zero on empty slots (mask 0); and how
+    many real examples had a norm above C."""
+    scale = max_grad_norm / (sq_norm.sqrt() + clip_eps)
+    return scale.clamp(max=1.0) * mask, ((scale < 1.0).float() * mask).sum()
+
+
 def clipped_grad_sum(
     model: FunctionalModel,
     params: Tensors,
@@ -203,9 +212,7 @@ def clipped_grad_sum(
     out_grads, inputs = grad(summed_loss, has_aux=True)(zeros)
     layers = [_layer_grads(name, m, inputs[name], out_grads[name]) for name, m in taps.layers.items()]
     sq_norm = sum(layer.sq_norm for layer in layers)
-    scale = max_grad_norm / (sq_norm.sqrt() + clip_eps)
-    factor = scale.clamp(max=1.0) * mask
-    clipped = ((scale < 1.0).float() * mask).sum()
+    factor, clipped = clip_factors(sq_norm, mask, max_grad_norm, clip_eps)
     sums: Tensors = {}
     for layer in layers:
         sums |= layer.clipped_sum(factor)
