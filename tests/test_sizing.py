@@ -68,3 +68,27 @@ def test_probe_measures_memory_growing_with_the_stack():
     fixed, per_model = probe(cells, device)
     assert per_model > 2**20 and fixed >= 0
     assert fitted_width(device, floor=64)(cells) > 64  # a small CNN: far more than 64 fit on a GPU
+
+
+def test_fitted_width_probes_only_groups_wider_than_the_floor(monkeypatch):
+    """The CUDA wiring without a GPU: the probe and the free memory are stand-ins."""
+    from benchmark import sizing
+
+    probed = []
+
+    def fake_probe(group, device):
+        probed.append(len(group))
+        return 2 * GIB, 50 * 2**20  # 2 GiB fixed, 50 MiB per model
+
+    monkeypatch.setattr(sizing, "probe", fake_probe)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (40 * GIB, 80 * GIB))
+    width = sizing.fitted_width(torch.device("cuda"), floor=64)
+    small = plan_cells([Experiment("s", "mnist_patch", "erm", (0.1,), tuple(range(30)), {}, {})])
+    large = plan_cells([Experiment("l", "mnist_patch", "dpsgd", (0.1,), tuple(range(300)), {}, {})])
+    opacus = plan_cells(
+        [Experiment("o", "mnist_patch", "dpsgd", (0.1,), tuple(range(300)), {}, {"engine": "opacus"})]
+    )
+    assert width(small) == 64 and probed == []  # 60 cells: one stack as it is
+    assert width(opacus) == 64 and probed == []  # trains one model at a time anyway
+    assert width(large) == (0.6 * 40 * 1024 - 2 * 1024) // 50 == 450 and probed == [600]
+    assert [len(s) for s in group_cells(large, width)] == [450, 150]
