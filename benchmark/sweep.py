@@ -10,9 +10,10 @@ from benchmark.executors import run_local
 from benchmark.plan import Cell, Experiment, expand, group_cells
 from benchmark.store import Store
 
-# Most models per stack by device type. On 2 CPU cores a stack of 64 ran ERM 1.5x slower per model
-# than one of 16 (its per-step tensors outgrow the caches). On CUDA, groups larger than this are
-# split into stacks as wide as the free memory allows (`benchmark.sizing`).
+# Most models per stack by device type. On 2 CPU cores a vmapped stack of 64 ran ERM 1.5x slower per
+# model than one of 16 (its per-step tensors outgrow the caches; measured before convolutional CPU
+# stacks stepped their models in turn, where the width matters little). On CUDA, groups larger than
+# this are split into stacks as wide as the free memory allows (`benchmark.sizing`).
 DEFAULT_MAX_STACK = {"cuda": 64, "cpu": 16}
 
 
