@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from algorithms.erm import ERM
+from algorithms import registry
 from benchmark.engine import train_stack, vectorizes
 from tasks.base import Task, TaskData
 
@@ -106,7 +106,11 @@ def warm_up(task: Task, data: TaskData, hp: dict) -> tuple[TaskData, dict]:
     return tiled(data, 4 * int(hp["batch_size"])), dict(hp, epochs=1)
 
 
-def dpsgd_rows(
+NAIVE = {"erm": naive_sgd, "dpsgd": opacus_loop}  # the per-model loop each algorithm is timed against
+
+
+def measure(
+    name: str,
     task: Task,
     data: TaskData,
     hp: dict,
@@ -115,32 +119,13 @@ def dpsgd_rows(
     device: torch.device,
     vectorize: bool | None = None,
 ) -> list[PerfRow]:
-    """DP-SGD through Opacus one model at a time and through the stacked engine, in the same run."""
-    from algorithms.dpsgd import DPSGD
-
+    """Algorithm `name` through its per-model loop (`NAIVE`) and through the engine, both warmed up,
+    measured in the same run."""
+    naive, algo = NAIVE[name], registry.get(name).create()
     small, short = warm_up(task, data, hp)
-    opacus_loop(task, small, short, 1, device)
-    stacked(task, small, DPSGD(), short, stack, device, vectorize)
+    naive(task, small, short, 1, device)
+    stacked(task, small, algo, short, stack, device, vectorize)
     return [
-        opacus_loop(task, data, hp, naive_models, device),
-        stacked(task, data, DPSGD(), hp, stack, device, vectorize),
-    ]
-
-
-def erm_rows(
-    task: Task,
-    data: TaskData,
-    hp: dict,
-    stack: int,
-    naive_models: int,
-    device: torch.device,
-    vectorize: bool | None = None,
-) -> list[PerfRow]:
-    """ERM through the naive loop and the stacked engine, measured in the same run."""
-    small, short = warm_up(task, data, hp)
-    naive_sgd(task, small, short, 1, device)
-    stacked(task, small, ERM(), short, stack, device, vectorize)
-    return [
-        naive_sgd(task, data, hp, naive_models, device),
-        stacked(task, data, ERM(), hp, stack, device, vectorize),
+        naive(task, data, hp, naive_models, device),
+        stacked(task, data, algo, hp, stack, device, vectorize),
     ]

@@ -6,10 +6,9 @@ import torch
 from algorithms import registry
 from algorithms.base import PRECISIONS
 from benchmark.environment import device_name, resolve_device
-from benchmark.perf import dpsgd_rows, erm_rows, tiled
+from benchmark.perf import NAIVE, measure, tiled
 from tasks.registry import get_task
 
-_MEASURES = {"erm": erm_rows, "dpsgd": dpsgd_rows}
 _STEPPING = {"auto": None, "vmapped": True, "in-turn": False}
 
 
@@ -63,9 +62,9 @@ def command(
     data = tiled(t.load(), n_train)
     rows = []
     for name in [a.strip() for a in algorithms.split(",") if a.strip()]:
-        if name not in _MEASURES:
+        if name not in NAIVE:
             raise click.BadParameter(
-                f"perf times {', '.join(_MEASURES)}, not {name!r}", param_hint="--algorithms"
+                f"perf times {', '.join(NAIVE)}, not {name!r}", param_hint="--algorithms"
             )
         spec = registry.get(name).cls.hparams
         hp = {k: p.default for k, p in spec.items()}
@@ -73,7 +72,7 @@ def command(
         hp.update(epochs=epochs, batch_size=batch_size)
         if "precision" in spec:
             hp["precision"] = precision
-        rows += _MEASURES[name](t, data, hp, stack, naive_models, dev, _STEPPING[stepping])
+        rows += measure(name, t, data, hp, stack, naive_models, dev, _STEPPING[stepping])
     click.echo(
         f"device: {dev.type} ({device_name(dev)}), torch {torch.__version__}, "
         f"threads {torch.get_num_threads()}; task {task}, n_train {n_train}, batch {batch_size}, "
