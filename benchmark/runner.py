@@ -9,7 +9,7 @@ import torch
 from algorithms import registry
 from benchmark.collective import collective_size
 from benchmark.engine import evaluate, train_stack
-from benchmark.environment import environment
+from benchmark.environment import environment, synchronize
 from benchmark.plan import Cell, canonical
 from tasks.base import TaskData
 
@@ -44,8 +44,7 @@ def run_cells(
         on_epoch=(lambda f: on_progress(f * len(cells))) if on_progress else None,
     )
     metrics = evaluate(task, data, stack)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)
     wall = time.perf_counter() - start
     env = environment(device)
     n = int(data.x_train.shape[0])
