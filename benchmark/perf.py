@@ -12,6 +12,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from algorithms import registry
 from benchmark.engine import train_stack, vectorizes
+from benchmark.environment import synchronize
+from benchmark.floor import conv_calls, conv_seconds
 from tasks.base import Task, TaskData
 
 
@@ -39,18 +41,13 @@ def tiled(data: TaskData, n_train: int) -> TaskData:
     return TaskData(x, y, data.x_test, data.y_test)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def naive_sgd(task: Task, data: TaskData, hp: dict, models: int, device: torch.device) -> PerfRow:
     """What a researcher would write: one model at a time, DataLoader batches, torch.optim.SGD."""
     x = task.preprocess(data.x_train).to(device)
     loader = DataLoader(
         TensorDataset(x, data.y_train.to(device)), batch_size=hp["batch_size"], shuffle=True, drop_last=True
     )
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     for seed in range(models):
         torch.manual_seed(seed)
@@ -63,23 +60,21 @@ def naive_sgd(task: Task, data: TaskData, hp: dict, models: int, device: torch.d
                 opt.zero_grad(set_to_none=True)
                 torch.nn.functional.cross_entropy(model(xb), yb).backward()
                 opt.step()
-    _sync(device)
+    synchronize(device)
     return PerfRow("naive loop", "erm", models, hp["epochs"], len(x), time.perf_counter() - start)
 
 
 def stacked(
-    task: Task, data: TaskData, algo, hp: dict, models: int, device: torch.device, vectorize: bool | None
+    task: Task, data: TaskData, algo, hp: dict, models: int, device: torch.device, vectorize: bool
 ) -> PerfRow:
     """The engine: `models` models (different seeds and alphas) as one stack, vmapped or stepped in
-    turn (None: as sweeps do on `device`, `engine.vectorizes`)."""
+    turn."""
     data = data.to(device)
     alphas = [0.001 * (k % 10) for k in range(models)]
-    if vectorize is None:
-        vectorize = vectorizes(device, task.make_model())
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     train_stack(task, data, algo, [hp] * models, alphas, list(range(models)), device, vectorize=vectorize)
-    _sync(device)
+    synchronize(device)
     path = "engine (vmapped)" if vectorize else "engine (in turn)"
     return PerfRow(path, algo.name, models, hp["epochs"], data.x_train.shape[0], time.perf_counter() - start)
 
@@ -90,11 +85,11 @@ def opacus_loop(task: Task, data: TaskData, hp: dict, models: int, device: torch
     from algorithms.dpsgd_reference import train_opacus
 
     data = data.to(device)
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     hp = dict(hp, precision="fp32")  # Opacus's loop as a researcher runs it
     train_opacus(task, data, DPSGD(), [hp] * models, [0.0] * models, list(range(models)), device)
-    _sync(device)
+    synchronize(device)
     return PerfRow(
         "naive (Opacus)", "dpsgd", models, hp["epochs"], data.x_train.shape[0], time.perf_counter() - start
     )
@@ -106,6 +101,7 @@ def warm_up(task: Task, data: TaskData, hp: dict) -> tuple[TaskData, dict]:
     return tiled(data, 4 * int(hp["batch_size"])), dict(hp, epochs=1)
 
 
+FLOOR = "conv kernels only"  # the path name of `measure`'s ceiling row
 NAIVE = {"erm": naive_sgd, "dpsgd": opacus_loop}  # the per-model loop each algorithm is timed against
 
 
@@ -120,12 +116,28 @@ def measure(
     vectorize: bool | None = None,
 ) -> list[PerfRow]:
     """Algorithm `name` through its per-model loop (`NAIVE`) and through the engine, both warmed up,
-    measured in the same run."""
+    measured in the same run (`vectorize` None: the engine steps as sweeps do on `device`). Neither
+    timing includes DP-SGD's noise calibration: a one-off per configuration, done first and cached.
+
+    When the engine steps its models in turn and the model has convolutions, a third row times
+    those convolutions' kernels alone (`benchmark.floor`): the most an in-turn engine could reach.
+    """
     naive, algo = NAIVE[name], registry.get(name).create()
+    if vectorize is None:
+        vectorize = vectorizes(device, task.make_model())
     small, short = warm_up(task, data, hp)
     naive(task, small, short, 1, device)
     stacked(task, small, algo, short, stack, device, vectorize)
-    return [
+    algo.prepare(hp, data.x_train.shape[0], task.n_groups)  # DP-SGD's noise calibration, cached: untimed
+    rows = [
         naive(task, data, hp, naive_models, device),
         stacked(task, data, algo, hp, stack, device, vectorize),
     ]
+    calls = conv_calls(task, data, int(hp["batch_size"]))
+    if not vectorize and calls:
+        epochs, n = int(hp["epochs"]), data.x_train.shape[0]
+        seconds = conv_seconds(
+            calls, epochs * (n // int(hp["batch_size"])), device, hp.get("precision", "fp32")
+        )
+        rows.append(PerfRow(FLOOR, name, 1, epochs, n, seconds))
+    return rows

@@ -1,0 +1,78 @@
+"""The convolution kernels' time alone: a ceiling on any engine that steps its models in turn.
+
+Stepped in turn, every model-step runs at least its convolutions forward and backward. Timing those
+kernels by themselves, on the shapes one training step of the task's model gives them, bounds how
+many model-epochs per minute an in-turn engine could reach however little else it did. Against the
+naive loop's figure that is the largest speed-up such an engine can show on the device.
+"""
+
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from algorithms.base import PRECISIONS
+from benchmark.environment import synchronize
+from tasks.base import Task, TaskData
+
+
+@dataclass(frozen=True)
+class ConvCall:
+    """One convolution of a training step: its input's shape, its layer, and whether the step
+    needs the gradient with respect to its input (not for the layer that reads the data)."""
+
+    input_shape: tuple[int, ...]
+    layer: nn.Conv2d
+    input_grad: bool
+
+
+def conv_calls(task: Task, data: TaskData, batch_size: int) -> list[ConvCall]:
+    """The Conv2d calls of one forward pass of the task's model on a training batch, in order."""
+    model = task.make_model()
+    calls: list[ConvCall] = []
+
+    def record(layer: nn.Module, args: tuple) -> None:
+        calls.append(ConvCall(tuple(args[0].shape), layer, args[0].requires_grad))
+
+    hooks = [m.register_forward_pre_hook(record) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    x = task.preprocess(data.x_train[:batch_size])
+    model(x)
+    for h in hooks:
+        h.remove()
+    return calls
+
+
+def conv_seconds(calls: list[ConvCall], steps: int, device: torch.device, precision: str = "fp32") -> float:
+    """Seconds that `steps` steps of these convolutions take, forward and backward, kernels only:
+    channels-last on a CPU, as the engine feeds them there (the one-channel input included)."""
+    dtype = PRECISIONS[precision] or torch.float32
+    work = []
+    for c in calls:
+        conv = c.layer
+        n, ch, h, w = c.input_shape
+        x = torch.rand(n, h, w, ch, device=device, dtype=dtype).permute(0, 3, 1, 2)  # channels-last
+        if device.type != "cpu":
+            x = x.contiguous()
+        weight = conv.weight.detach().to(device, dtype)
+        weight = weight.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else weight
+        bias = None if conv.bias is None else conv.bias.detach().to(device, dtype).requires_grad_()
+        args = (x.requires_grad_(c.input_grad), weight.requires_grad_(), bias)
+        out = F.conv2d(*args, conv.stride, conv.padding, conv.dilation, conv.groups)
+        work.append(
+            (conv, args, [t for t in args if t is not None and t.requires_grad], torch.ones_like(out))
+        )
+
+    def step() -> None:
+        for conv, args, wanted, grad_out in work:
+            out = F.conv2d(*args, conv.stride, conv.padding, conv.dilation, conv.groups)
+            torch.autograd.grad(out, wanted, grad_out)
+
+    step()  # kernel selection outside the measurement
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    synchronize(device)
+    return time.perf_counter() - start

@@ -1,0 +1,34 @@
+"""The conv-kernel ceiling: which convolutions a training step runs, and that each is timed forward
+and backward."""
+
+import torch
+from torch.profiler import profile
+
+from benchmark.floor import conv_calls, conv_seconds
+from tasks.waterbirds import WaterbirdsFeatureFlip
+
+
+def test_conv_calls_are_the_models_convolutions_on_a_training_batch(tiny_mnist):
+    task, data = tiny_mnist
+    calls = conv_calls(task, data, 32)
+    assert [(c.input_shape, c.input_grad) for c in calls] == [
+        ((32, 1, 28, 28), False),  # reads the data: no input gradient
+        ((32, 16, 13, 13), True),  # 14x14 after the first convolution, 13x13 after its 2x2/1 pool
+    ]
+    assert [c.layer.out_channels for c in calls] == [16, 32]
+
+
+def test_a_model_without_convolutions_has_no_calls():
+    task = WaterbirdsFeatureFlip()
+    assert conv_calls(task, task.load(), 16) == []
+
+
+def test_each_step_runs_every_convolution_forward_and_backward(tiny_mnist, one_thread):
+    task, data = tiny_mnist
+    calls = conv_calls(task, data, 8)
+    with profile() as prof:
+        seconds = conv_seconds(calls, 3, torch.device("cpu"))
+    counts = {e.key: e.count for e in prof.key_averages()}
+    assert counts["aten::convolution_backward"] == 2 * (3 + 1)  # 3 steps and the warm-up one
+    assert counts["aten::convolution"] == 2 * (3 + 1) + 2  # and one to size each output gradient
+    assert seconds > 0
