@@ -4,8 +4,9 @@ Both train the task's model on the same data with the same hyperparameters; the 
 model-epochs per minute (one model passing once over the training set).
 """
 
+import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -114,6 +115,7 @@ def measure(
     naive_models: int,
     device: torch.device,
     vectorize: bool | None = None,
+    repeats: int = 1,
 ) -> list[PerfRow]:
     """Algorithm `name` through its per-model loop (`NAIVE`) and through the engine, both warmed up,
     measured in the same run (`vectorize` None: the engine steps as sweeps do on `device`). Neither
@@ -121,6 +123,8 @@ def measure(
 
     When the engine steps its models in turn and the model has convolutions, a third row times
     those convolutions' kernels alone (`benchmark.floor`): the most an in-turn engine could reach.
+    With `repeats` > 1 the paths take turns that many times and each row has its median time, so
+    that a slow spell of a shared machine does not land on one path only.
     """
     naive, algo = NAIVE[name], registry.get(name).create()
     if vectorize is None:
@@ -129,15 +133,21 @@ def measure(
     naive(task, small, short, 1, device)
     stacked(task, small, algo, short, stack, device, vectorize)
     algo.prepare(hp, data.x_train.shape[0], task.n_groups)  # DP-SGD's noise calibration, cached: untimed
-    rows = [
-        naive(task, data, hp, naive_models, device),
-        stacked(task, data, algo, hp, stack, device, vectorize),
+    calls = conv_calls(task, data, int(hp["batch_size"])) if not vectorize else []
+    epochs, n = int(hp["epochs"]), data.x_train.shape[0]
+    turns = []
+    for _ in range(repeats):
+        turn = [
+            naive(task, data, hp, naive_models, device),
+            stacked(task, data, algo, hp, stack, device, vectorize),
+        ]
+        if calls:
+            seconds = conv_seconds(
+                calls, epochs * (n // int(hp["batch_size"])), device, hp.get("precision", "fp32")
+            )
+            turn.append(PerfRow(FLOOR, name, 1, epochs, n, seconds))
+        turns.append(turn)
+    return [
+        replace(rows[0], seconds=statistics.median(r.seconds for r in rows))
+        for rows in zip(*turns, strict=True)
     ]
-    calls = conv_calls(task, data, int(hp["batch_size"]))
-    if not vectorize and calls:
-        epochs, n = int(hp["epochs"]), data.x_train.shape[0]
-        seconds = conv_seconds(
-            calls, epochs * (n // int(hp["batch_size"])), device, hp.get("precision", "fp32")
-        )
-        rows.append(PerfRow(FLOOR, name, 1, epochs, n, seconds))
-    return rows

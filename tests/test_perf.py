@@ -3,6 +3,7 @@
 import re
 
 import pytest
+import torch
 
 
 @pytest.mark.parametrize(
@@ -59,3 +60,25 @@ def test_perf_reports_both_paths_and_ratios(cli, precision, stepping, engine):
 def test_perf_refuses_an_algorithm_it_cannot_time(cli):
     result = cli("perf", "--algorithms", "groupdro")
     assert result.exit_code == 2 and "perf times erm, dpsgd, not 'groupdro'" in result.output
+
+
+def test_repeats_give_each_path_its_median_time(monkeypatch, tiny_mnist):
+    from benchmark import perf
+
+    task, data = tiny_mnist
+    clock = {"naive loop": iter([0.5, 3.0, 9.0, 1.0]), "engine (in turn)": iter([0.5, 2.0, 8.0, 4.0])}
+    floor = iter([7.0, 5.0, 6.0])
+
+    def timed(path):
+        return lambda *args: perf.PerfRow(path, "erm", 1, 1, 256, next(clock[path]))  # first: warm-up
+
+    monkeypatch.setitem(perf.NAIVE, "erm", timed("naive loop"))
+    monkeypatch.setattr(perf, "stacked", timed("engine (in turn)"))
+    monkeypatch.setattr(perf, "conv_seconds", lambda *args: next(floor))
+    hp = {"batch_size": 64, "epochs": 1, "lr": 0.1, "momentum": 0.0, "weight_decay": 0.0}
+    rows = perf.measure("erm", task, data, hp, 2, 1, torch.device("cpu"), vectorize=False, repeats=3)
+    assert [(r.path, r.seconds) for r in rows] == [
+        ("naive loop", 3.0),
+        ("engine (in turn)", 4.0),
+        ("conv kernels only", 6.0),
+    ]

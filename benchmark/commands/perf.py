@@ -48,9 +48,16 @@ _STEPPING = {"auto": None, "vmapped": True, "in-turn": False}
     type=click.Choice(list(_STEPPING)),
     help="How the engine steps its stack: as sweeps do on the device (auto), vmapped, or in turn.",
 )
+@click.option(
+    "--repeats",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Times the paths take turns; each row shows its median (for a noisy, shared machine).",
+)
 @click.option("--device", default="auto", show_default=True)
 def command(
-    task, n_train, stack, naive_models, epochs, batch_size, algorithms, precision, stepping, device
+    task, n_train, stack, naive_models, epochs, batch_size, algorithms, precision, stepping, repeats, device
 ) -> None:
     """Print throughput (model-epochs/min) of the stacked engine and the naive loop, and their ratio.
 
@@ -73,11 +80,11 @@ def command(
         hp.update(epochs=epochs, batch_size=batch_size)
         if "precision" in spec:
             hp["precision"] = precision
-        rows += measure(name, t, data, hp, stack, naive_models, dev, _STEPPING[stepping])
+        rows += measure(name, t, data, hp, stack, naive_models, dev, _STEPPING[stepping], repeats)
     click.echo(
         f"device: {dev.type} ({device_name(dev)}), torch {torch.__version__}, "
         f"threads {torch.get_num_threads()}; task {task}, n_train {n_train}, batch {batch_size}, "
-        f"stacked precision {precision}"
+        f"stacked precision {precision}" + (f"; median of {repeats} turns" if repeats > 1 else "")
     )
     click.echo(
         f"{'algorithm':<10} {'path':<17} {'models':>6} {'epochs':>6} {'seconds':>8} {'model-epochs/min':>17}"
