@@ -27,8 +27,18 @@ def test_each_step_runs_every_convolution_forward_and_backward(tiny_mnist, one_t
     task, data = tiny_mnist
     calls = conv_calls(task, data, 8)
     with profile() as prof:
-        seconds = conv_seconds(calls, 3, torch.device("cpu"))
+        seconds = conv_seconds(calls, 3, torch.device("cpu"), min_seconds=0.0)  # one round
     counts = {e.key: e.count for e in prof.key_averages()}
     assert counts["aten::convolution_backward"] == 2 * (3 + 1)  # 3 steps and the warm-up one
     assert counts["aten::convolution"] == 2 * (3 + 1) + 2  # and one to size each output gradient
     assert seconds > 0
+
+
+def test_rounds_repeat_until_the_time_is_spent_and_the_fastest_counts(tiny_mnist, one_thread):
+    task, data = tiny_mnist
+    calls = conv_calls(task, data, 8)
+    with profile() as prof:
+        seconds = conv_seconds(calls, 1, torch.device("cpu"), min_seconds=0.2)
+    rounds = {e.key: e.count for e in prof.key_averages()}["aten::convolution_backward"] // 2 - 1
+    assert rounds >= 2  # one step of two batch-8 convolutions takes far less than 0.2 s
+    assert seconds < 0.2 / 2  # the fastest of them, not their sum
