@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms.base import PRECISIONS
+from benchmark.engine import channels_last
 from benchmark.environment import synchronize
 from tasks.base import Task, TaskData
 
@@ -47,26 +48,20 @@ def conv_calls(task: Task, data: TaskData, batch_size: int) -> list[ConvCall]:
 def conv_seconds(
     calls: list[ConvCall], steps: int, device: torch.device, precision: str = "fp32", min_seconds: float = 1.0
 ) -> float:
-    """Seconds that `steps` steps of these convolutions take, forward and backward, kernels only:
-    channels-last on a CPU, as the engine feeds them there (the one-channel input included). The
+    """Seconds that `steps` steps of these convolutions take, forward and backward, kernels only, on
+    channels-last tensors as the engine feeds models it steps in turn (`engine.channels_last`). The
     steps are run again until `min_seconds` have passed, and the fastest round counts: a ceiling is
     what the kernels can do, not what a busy machine let them do once."""
     dtype = PRECISIONS[precision] or torch.float32
     work = []
     for c in calls:
         conv = c.layer
-        n, ch, h, w = c.input_shape
-        x = torch.rand(n, h, w, ch, device=device, dtype=dtype).permute(0, 3, 1, 2)  # channels-last
-        if device.type != "cpu":
-            x = x.contiguous()
-        weight = conv.weight.detach().to(device, dtype)
-        weight = weight.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else weight
+        x = channels_last(torch.rand(c.input_shape, device=device, dtype=dtype)).requires_grad_(c.input_grad)
+        weight = channels_last(conv.weight.detach().to(device, dtype)).requires_grad_()
         bias = None if conv.bias is None else conv.bias.detach().to(device, dtype).requires_grad_()
-        args = (x.requires_grad_(c.input_grad), weight.requires_grad_(), bias)
-        out = F.conv2d(*args, conv.stride, conv.padding, conv.dilation, conv.groups)
-        work.append(
-            (conv, args, [t for t in args if t is not None and t.requires_grad], torch.ones_like(out))
-        )
+        out = F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+        wanted = [t for t in (x, weight, bias) if t is not None and t.requires_grad]
+        work.append((conv, (x, weight, bias), wanted, torch.ones_like(out)))
 
     def step() -> None:
         for conv, args, wanted, grad_out in work:
