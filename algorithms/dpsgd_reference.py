@@ -7,6 +7,7 @@ not bit for bit. Opacus's sample rate is 1/len(loader) = 1/ceil(n/b): equal to t
 b/n when the batch size divides n; otherwise this path calibrates sigma for its own rate and records it.
 """
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,13 @@ from algorithms.base import Algorithm
 from benchmark.engine import Stack, init_params, member_mask
 from benchmark.rng import key_from
 from tasks.base import Task, TaskData
+
+# What Opacus says on every run that is no news here: the stacked engine's noise is not from a secure
+# RNG either, and the hooks' note concerns the first layer, whose input needs no gradient.
+_OPACUS_CHATTER = (
+    "Secure RNG turned off",
+    "Full backward hook is firing when gradients are computed with respect to module outputs",
+)
 
 
 def train_opacus(
@@ -39,9 +47,12 @@ def train_opacus(
     for k, (hp, alpha, seed) in enumerate(zip(hps, alphas, seeds, strict=True)):
         start = {name: p[k] for name, p in init.items()}
         progress = (lambda f: on_epoch(f / len(hps))) if on_epoch else None
-        params, record = _train_one(
-            task, data, algo, hp, member[k], start, key_from("opacus", seed, alpha), device, progress
-        )
+        with warnings.catch_warnings():
+            for message in _OPACUS_CHATTER:
+                warnings.filterwarnings("ignore", message=message)
+            params, record = _train_one(
+                task, data, algo, hp, member[k], start, key_from("opacus", seed, alpha), device, progress
+            )
         trained.append(params)
         records.append(record)
     stacked = {name: torch.stack([p[name] for p in trained]) for name in init}

@@ -239,7 +239,10 @@ def test_reference_path_trains_through_opacus(mnist):
     assert algo.trainer(hps[0]) is train_opacus and algo.trainer(dp_hp()) is None
     with pytest.raises(BenchError, match="fp32 only"):
         algo.trainer(dp_hp(engine="opacus", precision="bf16"))
-    stack = algo.trainer(hps[0])(task, small, algo, hps, [0.1, 0.0], [0, 1], torch.device("cpu"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stack = algo.trainer(hps[0])(task, small, algo, hps, [0.1, 0.0], [0, 1], torch.device("cpu"))
+    assert not [w for w in caught if "Secure RNG" in str(w.message) or "backward hook" in str(w.message)]
     stacked = algo.prepare(hps[0], 256, None).record
     ref = stack.extras[0]
     assert ref["engine"] == "opacus" and ref["expected_batch_size"] == 64
