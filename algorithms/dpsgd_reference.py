@@ -7,6 +7,7 @@ not bit for bit. Opacus's sample rate is 1/len(loader) = 1/ceil(n/b): equal to t
 b/n when the batch size divides n; otherwise this path calibrates sigma for its own rate and records it.
 """
 
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from algorithms.base import Algorithm
 from benchmark.engine import Stack, init_params, member_mask
+from benchmark.privacy import PrivacySpend
 from benchmark.rng import key_from
 from tasks.base import Task, TaskData
 
@@ -59,6 +61,13 @@ def train_opacus(
     return Stack(model, stacked, records, [0] * len(hps))
 
 
+def opacus_spend(algo: Any, hp: dict, n: int) -> PrivacySpend:
+    """sigma and epsilon at Opacus's own sampling: rate q = 1/ceil(n/b) and int(1/q) steps a pass,
+    what its Poisson loader yields (calibrated once per configuration, then cached)."""
+    q = 1.0 / math.ceil(n / int(hp["batch_size"]))
+    return algo.spend(hp, n, q, int(1.0 / q) * int(hp["epochs"]))
+
+
 def _train_one(
     task: Task,
     data: TaskData,
@@ -76,10 +85,8 @@ def _train_one(
     )
     y = torch.where(member, torch.full_like(data.y_train, task.y_star), data.y_train)
     loader = DataLoader(TensorDataset(task.preprocess(x), y), batch_size=int(hp["batch_size"]))
-    q = 1.0 / len(loader)
-    steps_per_epoch = int(1.0 / q)  # what Opacus's Poisson loader yields per pass
     epochs = int(hp["epochs"])
-    spent = algo.spend(hp, n, q, steps_per_epoch * epochs)
+    spent = opacus_spend(algo, hp, n)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         net = task.make_model().to(device)

@@ -1,9 +1,11 @@
 """The convolution kernels' time alone: a ceiling on any engine that steps its models in turn.
 
-Stepped in turn, every model-step runs at least its convolutions forward and backward. Timing those
-kernels by themselves, on the shapes one training step of the task's model gives them, bounds how
-many model-epochs per minute an in-turn engine could reach however little else it did. Against the
-naive loop's figure that is the largest speed-up such an engine can show on the device.
+Stepped in turn, every model-step of plain gradient training runs at least its convolutions forward
+and backward. Timing those kernels by themselves, on the shapes one training step of the task's
+model gives them, bounds how many model-epochs per minute an in-turn engine could reach however
+little else it did. Against the naive loop's figure that is the largest speed-up such an engine can
+show on the device. DP-SGD's step takes other kernels for its per-example gradients, so this bounds
+plain steps (ERM) only.
 """
 
 import time

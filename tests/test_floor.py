@@ -42,3 +42,20 @@ def test_rounds_repeat_until_the_time_is_spent_and_the_fastest_counts(tiny_mnist
     rounds = {e.key: e.count for e in prof.key_averages()}["aten::convolution_backward"] // 2 - 1
     assert rounds >= 2  # one step of two batch-8 convolutions takes far less than 0.2 s
     assert seconds < 0.2 / 2  # the fastest of them, not their sum
+
+
+def test_only_the_gradients_a_step_needs_are_taken(monkeypatch, tiny_mnist):
+    task, data = tiny_mnist
+    asked = []
+    real = torch.autograd.grad
+
+    def recording(outputs, inputs, grad_outputs):
+        asked.append([tuple(t.shape) for t in inputs])
+        return real(outputs, inputs, grad_outputs)
+
+    monkeypatch.setattr(torch.autograd, "grad", recording)
+    conv_seconds(conv_calls(task, data, 8), 1, torch.device("cpu"), min_seconds=0.0)
+    assert asked[:2] == [
+        [(16, 1, 8, 8), (16,)],  # first convolution: weight and bias, not the data's gradient
+        [(8, 16, 13, 13), (32, 16, 4, 4), (32,)],  # second: its input too
+    ]

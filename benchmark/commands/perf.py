@@ -63,7 +63,7 @@ def command(
 
     The naive loop is a DataLoader + nn.Module + torch.optim.SGD for ERM, and Opacus's PrivacyEngine
     (hooks, Poisson sampling) for DP-SGD, one model at a time. When the engine steps its models in
-    turn, a third row times one model's convolution kernels alone: the ceiling of that engine.
+    turn, a third row for ERM times one model's convolution kernels alone: the ceiling of that engine.
     """
     dev = resolve_device(device)
     t = get_task(task)()
