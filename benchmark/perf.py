@@ -140,8 +140,9 @@ def measure(
     small, short = warm_up(task, data, hp)
     naive(task, small, short, 1, device)
     stacked(task, small, algo, short, stack, device, vectorize)
-    calls = conv_calls(task, data, int(hp["batch_size"])) if name in PLAIN_BACKWARD and not vectorize else []
     epochs, n = int(hp["epochs"]), data.x_train.shape[0]
+    sampling = algo.sampling(hp, n)  # the engine's batch and steps, which the floor times
+    calls = conv_calls(task, data, sampling.batch_size) if name in PLAIN_BACKWARD and not vectorize else []
     turns = []
     for _ in range(repeats):
         turn = [
@@ -150,7 +151,7 @@ def measure(
         ]
         if calls:
             seconds = conv_seconds(
-                calls, epochs * (n // int(hp["batch_size"])), device, hp.get("precision", "fp32")
+                calls, epochs * sampling.steps_per_epoch, device, hp.get("precision", "fp32")
             )
             turn.append(PerfRow(FLOOR, name, 1, epochs, n, seconds))
         turns.append(turn)
