@@ -48,6 +48,19 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+# PyTorch with its CUDA libraries takes 5.5 GB in the venv, and pip needs room for the wheels while it
+# installs them: say so in one line up front rather than fail halfway with pip's OSError.
+check_space() {
+  local dir="$1" need_gb=8 free_kb
+  while [[ ! -d "$dir" ]]; do dir="$(dirname "$dir")"; done
+  free_kb="$(df -Pk "$dir" | awk 'NR == 2 {print $4}')"
+  if [[ -n "$free_kb" ]] && (( free_kb < need_gb * 1024 * 1024 )); then
+    echo "error: setting up $1 needs about $need_gb GB free (PyTorch is 5.5 GB);" \
+         "$(( free_kb / 1024 / 1024 )) GB free on $(df -P "$dir" | awk 'NR == 2 {print $6}')" >&2
+    exit 2
+  fi
+}
+
 setup() {
   # Use an environment that already has aca-bench (the Docker image), else make .venv.
   if [[ -z "${ACA_BENCH_FORCE_VENV:-}" ]] && command -v aca-bench >/dev/null 2>&1 \
@@ -64,6 +77,7 @@ setup() {
   [[ $mode == tests ]] && extras="[test,ray]"
   stamp="$venv/.aca-bench-installed$extras-$(cat "$here/pyproject.toml" | sha256sum | cut -c1-16)"
   if [[ ! -f "$stamp" ]]; then
+    "$venv/bin/python" -c 'import torch' >/dev/null 2>&1 || check_space "$venv"
     "$venv/bin/python" -m pip install --quiet --upgrade pip
     # torch first, pinned to the release the project is tested with (a local wheel where one exists).
     "$venv/bin/python" -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
