@@ -51,12 +51,12 @@ done
 # PyTorch with its CUDA libraries takes 5.5 GB in the venv, and pip needs room for the wheels while it
 # installs them: say so in one line up front rather than fail halfway with pip's OSError.
 check_space() {
-  local dir="$1" need_gb=8 free_kb
+  local dir="$1" need_gb=8 free_kb mount
   while [[ ! -d "$dir" ]]; do dir="$(dirname "$dir")"; done
-  free_kb="$(df -Pk "$dir" | awk 'NR == 2 {print $4}')"
+  read -r free_kb mount < <(df -Pk "$dir" | awk 'NR == 2 {print $4, $6}')
   if [[ -n "$free_kb" ]] && (( free_kb < need_gb * 1024 * 1024 )); then
     echo "error: setting up $1 needs about $need_gb GB free (PyTorch is 5.5 GB);" \
-         "$(( free_kb / 1024 / 1024 )) GB free on $(df -P "$dir" | awk 'NR == 2 {print $6}')" >&2
+         "$(( free_kb / 1024 / 1024 )) GB free on $mount" >&2
     exit 2
   fi
 }
