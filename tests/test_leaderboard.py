@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.plan import canonical
+from benchmark.ids import canonical
 from benchmark.store import Store
 
 ENV_CPU = {
