@@ -110,7 +110,7 @@ def tradeoff_plots(task: str, crit: pd.DataFrame, cards: dict[str, Card]) -> lis
                 )
             for r in crit[crit["algorithm"] != algo].itertuples():
                 refs += _reference(r, r.config)
-            title = f"{task}: \u03b1* against {label} ({algo})"
+            title = f"\u03b1* against {label}: {algo} on {task}"
             out.append(
                 (f"{slug(algo)}-alpha-vs-{slug(axis)}", title, tradeoff_svg(title, label, points, refs))
             )

@@ -1,12 +1,13 @@
 """Plots of the site as deterministic SVG: S(alpha) curves per task and alpha* trade-off plots.
 
 Figures are built with `matplotlib.figure.Figure` (no pyplot state). SVG output is byte-stable for
-the same data: a fixed `svg.hashsalt`, no creation date, glyphs drawn as paths. Figures are 6.4 inches
-wide with 10 pt text, so scaled down to a 390 px phone their text stays about 7 px or more.
+the same data: a fixed `svg.hashsalt`, no creation date, glyphs drawn as paths. Figures are 6 inches
+wide with 12 pt text, so scaled down to a 390 px phone their text stays about 9 px or more.
 """
 
 import io
 import math
+import textwrap
 from dataclasses import dataclass
 
 import matplotlib as mpl
@@ -19,20 +20,24 @@ _RC = {
     "svg.hashsalt": "aca-bench-leaderboard",
     "svg.fonttype": "path",
     "font.family": "DejaVu Sans",
-    "font.size": 10,
-    "legend.fontsize": 9,
+    "font.size": 12,
+    "legend.fontsize": 10.5,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
-WIDTH = 6.4
+WIDTH = 6.0
 UNMEASURED = "0.45"  # colour of the proxies that explain markers in legends
+WRAP = 44  # characters per line of a title or axis label at 12 pt in a 6 inch figure
 
 
-def _label(text: str) -> str:
-    """A legend/axis label shown literally: no mathtext ($), not hidden by a leading underscore."""
+def _label(text: str, wrap: int = 0) -> str:
+    """A label shown literally: no mathtext ($), not hidden by a leading underscore; wrapped at `wrap`
+    characters (titles and axis labels must fit the figure, whose text does not shrink)."""
     text = str(text).replace("$", r"\$")
+    if wrap:
+        text = textwrap.fill(text, wrap, break_long_words=True)
     return " " + text if text.startswith("_") else text
 
 
@@ -65,7 +70,7 @@ def _set_ticks(axis, ticks: list[float]) -> None:
 def _legend(fig: Figure, handles: list, labels: list[str]) -> None:
     """A legend under the axes that fits the figure width: one column when labels are long."""
     longest = max((len(s) for s in labels), default=0)
-    ncols = 1 if longest > 38 else (2 if longest > 22 else 3)
+    ncols = 1 if longest > 30 else (2 if longest > 18 else 3)
     fig.legend(handles, labels, loc="outside lower center", ncols=min(ncols, len(labels)), frameon=False)
 
 
@@ -77,7 +82,7 @@ def _svg(fig: Figure) -> bytes:
 
 
 def _height(n_legend: int, ncols: int = 2) -> float:
-    return 3.9 + 0.22 * math.ceil(n_legend / ncols)
+    return 4.2 + 0.26 * math.ceil(n_legend / ncols)
 
 
 def curves_svg(task: str, curves: pd.DataFrame, critical: pd.DataFrame, target: float) -> bytes:
@@ -112,7 +117,7 @@ def curves_svg(task: str, curves: pd.DataFrame, critical: pd.DataFrame, target: 
             if row is not None and row["status"] == "degenerate":
                 flags.append("degenerate")
             handles.append(line)
-            labels.append(_label(config + (f" ({', '.join(flags)})" if flags else "")))
+            labels.append(_label(config + (f" ({', '.join(flags)})" if flags else ""), 2 * WRAP - 20))
             if row is not None and row["status"] in ("reached", "at_most"):
                 ax.plot(
                     [row["alpha_star"]],
@@ -131,16 +136,21 @@ def curves_svg(task: str, curves: pd.DataFrame, critical: pd.DataFrame, target: 
             target_line,
             Line2D([], [], marker="v", color=UNMEASURED, linestyle="none", markersize=8),
         ]
-        labels += [f"target S = {target:g}", "\u03b1* (open: only bounded above, \u2264)"]
+        handles.append(Line2D([], [], color=UNMEASURED, marker="o", markersize=4, linestyle="--"))
+        labels += [
+            f"target S = {target:g}",
+            "\u03b1* (open: only bounded above, \u2264)",
+            "markers: \u03b1 run; dashed: interpolated",
+        ]
         ax.set_ylim(-0.02, 1.02)
         grid = sorted(curves["alpha"].unique())
         ticks = grid if len(grid) <= 8 else [0.0, *nice_ticks(smallest, max(grid))]
         _set_ticks(ax.xaxis, ticks)
         if len(ticks) > 6:
             ax.tick_params(axis="x", labelrotation=45)
-        ax.set_xlabel("collective fraction \u03b1 (log scale; markers at the \u03b1 run, dashed between)")
+        ax.set_xlabel("collective fraction \u03b1 (log scale)")
         ax.set_ylabel("success S(\u03b1), mean over seeds")
-        ax.set_title(_label(f"{task}: S(\u03b1), band = \u00b11 sd over seeds"))
+        ax.set_title(_label(f"{task}: S(\u03b1), band = \u00b11 sd over seeds", WRAP))
         _legend(fig, handles, labels)
         return _svg(fig)
 
@@ -228,11 +238,11 @@ def tradeoff_svg(title: str, xlabel: str, points: list[TradeoffPoint], reference
             dodge = math.exp(offset) if log_x else 1 + offset * 0.5
             _draw_series(ax, color, [p for p in points if p.series == name], dodge)
             handles.append(Line2D([], [], color=color, marker="o"))
-            labels.append(_label(name))
+            labels.append(_label(name, 2 * WRAP - 20))
         for color, ref in zip(colors[len(names) :], references, strict=True):
             line = ax.axhline(ref.y, color=color, linestyle=":" if ref.bound else "--", linewidth=1.2)
             handles.append(line)
-            labels.append(_label(ref.label))
+            labels.append(_label(ref.label, 2 * WRAP - 20))
         statuses = {p.status for p in points}
         if "at_most" in statuses:
             handles.append(
@@ -252,8 +262,8 @@ def tradeoff_svg(title: str, xlabel: str, points: list[TradeoffPoint], reference
             ax.set_xlim(xs[0] - pad, xs[-1] + pad)
         else:
             ax.set_xlim(xs[0] / 1.3, xs[-1] * 1.3)
-        ax.set_xlabel(_label(xlabel))
+        ax.set_xlabel(_label(xlabel, WRAP))
         ax.set_ylabel("critical mass \u03b1* (log scale)")
-        ax.set_title(_label(title))
+        ax.set_title(_label(title, WRAP))
         fig.legend(handles, labels, loc="outside lower center", ncols=1, frameon=False)
         return _svg(fig)

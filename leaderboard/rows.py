@@ -24,7 +24,7 @@ MIN_INTERVAL_SEEDS = 3
 # The project's repository: commits recorded by runs link to it.
 REPOSITORY = "https://github.com/aca-bench/aca-bench"
 RANKED = ("reached", "at_most", "not_reached")
-ORDER_NOTE = "ranked least resistant first: rank 1 has the smallest \u03b1*"
+ORDER_NOTE = "least resistant first: rank 1 has the smallest \u03b1*"
 
 
 @dataclass
@@ -109,16 +109,19 @@ def _commits(text: Any) -> list[Commit]:
 
 
 def common_settings(crit: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Per algorithm, the most common value of each hyperparameter over its configurations in the store
-    (ties: the smallest canonical form), the baseline a row's settings are compared with."""
+    """Per algorithm, the value of each hyperparameter that most of its configurations in the store use
+    (keys where two values tie have none): the baseline a row's visible settings are compared with."""
     counts: dict[str, dict[str, Counter]] = {}
     for cid, algo in zip(crit["config_id"], crit["algorithm"], strict=True):
         for k, v in json.loads(cid)["algorithm"]["hparams"].items():
             counts.setdefault(algo, {}).setdefault(k, Counter())[canonical(v)] += 1
-    return {
-        algo: {k: json.loads(min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0]) for k, c in per.items()}
-        for algo, per in counts.items()
-    }
+    out: dict[str, dict[str, Any]] = {}
+    for algo, per in counts.items():
+        for k, c in sorted(per.items()):
+            top = c.most_common(2)
+            if len(top) == 1 or top[0][1] > top[1][1]:
+                out.setdefault(algo, {})[k] = json.loads(top[0][0])
+    return out
 
 
 def _varying(crit: pd.DataFrame) -> dict[str, set[str]]:
@@ -138,7 +141,7 @@ def make_rows(crit: pd.DataFrame, common: dict[str, dict[str, Any]]) -> list[Row
         shown, interval, note, known = _alpha(r)
         hp = json.loads(r.config_id)["algorithm"]["hparams"]
         base = common.get(r.algorithm, {})
-        differs = {k for k, v in hp.items() if k not in base or canonical(base[k]) != canonical(v)}
+        differs = {k for k, v in hp.items() if k in base and canonical(base[k]) != canonical(v)}
         differs -= labelled.get(r.algorithm, set())  # already in the row's label
         finished = _get(r, "finished_at")
         rows.append(

@@ -233,7 +233,7 @@ def test_index_table_values_not_reached_and_optional_columns(site):
     assert 'col-worst" data-sort-value="0.81">0.810<' in dro
     # rows ranked by alpha*, not reached last; the order is stated above each table
     assert mnist.index('data-config="erm"') < mnist.index('data-status="not_reached"')
-    assert html.count("ranked least resistant first") == 2
+    assert html.count("Ranked least resistant first") == 2
     # provenance: date, device and the full commit, linked
     assert "2026-01-01" in nr and "NVIDIA H100 80GB HBM3" in nr
     assert 'href="https://github.com/aca-bench/aca-bench/commit/0123456789abcdef0123"' in nr
