@@ -46,7 +46,7 @@ class AlgorithmPage:
     name: str
     slug: str
     card: dict | None
-    common: list[tuple[str, str]]
+    hparams: list[dict]
     suites: list[dict]
     rows: list[Row]
 
@@ -269,4 +269,22 @@ def algorithm_page(
         }
         for g in grids
     ]
-    return AlgorithmPage(name, slug(name), shown, pairs(common), suites, rows)
+    values: dict[str, set[str]] = {}
+    for r in rows:
+        for k, v in r.hparams.items():
+            values.setdefault(k, set()).add(canonical(v))
+    hparams = [
+        {
+            "name": k,
+            "values": ", ".join(value_text(json.loads(v)) for v in sorted(vs, key=_order)),
+            "baseline": value_text(common[k]) if k in common else DASH,
+        }
+        for k, vs in sorted(values.items())
+    ]
+    return AlgorithmPage(name, slug(name), shown, hparams, suites, rows)
+
+
+def _order(text: str) -> tuple:
+    """Sort canonical JSON values numbers first (by value), then the rest by text."""
+    v = finite(json.loads(text)) if text not in ("true", "false") else None
+    return (0, v, "") if v is not None else (1, 0.0, text)
