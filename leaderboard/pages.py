@@ -52,10 +52,14 @@ class AlgorithmPage:
 
 
 def pairs(d: dict) -> list[tuple[str, str]]:
-    return [
-        (str(k), value_text(v) if not isinstance(v, dict | list) else canonical(v))
-        for k, v in sorted(d.items())
-    ]
+    """(key, value) pairs sorted by key for a definition list: lists as 'a, b', mappings as JSON."""
+    return [(str(k), _shown(v)) for k, v in sorted(d.items())]
+
+
+def _shown(v: Any) -> str:
+    if isinstance(v, list | tuple):
+        return ", ".join(_shown(x) for x in v)
+    return canonical(v) if isinstance(v, dict) else value_text(v)
 
 
 def _hparams(config_id: str) -> dict:
@@ -262,10 +266,7 @@ def algorithm_page(
             "task": g.task,
             "alphas": ", ".join(value_text(a) for a in g.alphas) or DASH,
             "seeds": value_text(g.seeds),
-            "hparams": [
-                (k, value_text(v) if not isinstance(v, list) else ", ".join(map(value_text, v)))
-                for k, v in g.hparams
-            ],
+            "hparams": [(k, _shown(v)) for k, v in g.hparams],
         }
         for g in grids
     ]

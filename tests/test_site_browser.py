@@ -113,27 +113,27 @@ def test_index_tables_sorting_and_screenshot(page, served):
     page.wait_for_load_state("load")
     mnist = _rows(page, "results-mnist_patch")
     birds = _rows(page, "results-waterbirds")
-    # columns: [config], rank, configuration, algorithm, alpha*, S0, clean, epsilon, seeds, runs, provenance
+    # columns: [config], rank, configuration, alpha*, algorithm, S0, clean, epsilon, seeds, runs, provenance
     assert [r[0] for r in mnist][:2] == ["dpsgd(max_grad_norm=1.0, target_epsilon=8.0)", "erm"]
     assert [r[1] for r in mnist] == ["1", "2", "3", "4", "5"]
     assert len(mnist) == 5 and len(birds) == 2
     nr = next(r for r in mnist if r[0] == "dpsgd(max_grad_norm=0.5, target_epsilon=1.0)")
-    assert nr[4] == "not reached (> 0.1)" and nr[7] == "0.98" and nr[8:10] == ["2", "8"]
+    assert nr[3] == "not reached (> 0.1)" and nr[7] == "0.98" and nr[8:10] == ["2", "8"]
     assert "0123456789abcdef0123" in nr[10] and "2026-01-01" in nr[10]
     erm = next(r for r in mnist if r[0] == "erm")
-    assert erm[4].startswith("0.00") and "[" not in erm[4] and erm[5] == "0.020" and erm[7] == "\u2013"
+    assert erm[3].startswith("0.00") and "[" not in erm[3] and erm[5] == "0.020" and erm[7] == "\u2013"
     dro = next(r for r in birds if r[0] == "groupdro")
-    assert dro[4].startswith("\u2264 0.001") and dro[7] == "0.810"
+    assert dro[3].startswith("\u2264 0.001") and dro[7] == "0.810"
     headers = page.eval_on_selector_all("#results-waterbirds thead th", "ths => ths.map(t => t.innerText)")
     assert any("Worst-group" in h for h in headers) and not any("\u03b5" in h for h in headers)
 
-    alpha = "#results-mnist_patch thead th:nth-child(4) button"
+    alpha = "#results-mnist_patch thead th:nth-child(3) button"
     page.click(alpha)  # ascending: reached first, not reached last
     order = [r[0] for r in _rows(page, "results-mnist_patch")]
     assert order[-1] == "dpsgd(max_grad_norm=0.5, target_epsilon=1.0)"
     page.click(alpha)  # descending: not reached first
     assert _rows(page, "results-mnist_patch")[0][0] == "dpsgd(max_grad_norm=0.5, target_epsilon=1.0)"
-    assert page.get_attribute("#results-mnist_patch thead th:nth-child(4)", "aria-sort") == "descending"
+    assert page.get_attribute("#results-mnist_patch thead th:nth-child(3)", "aria-sort") == "descending"
     page.click("#results-mnist_patch thead th:nth-child(2) button")  # text column
     assert [r[0] for r in _rows(page, "results-mnist_patch")] == sorted(order)
     rank = "#results-mnist_patch thead th:nth-child(1) button"
