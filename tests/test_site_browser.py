@@ -271,3 +271,26 @@ def test_task_page_plots_and_tables(page, served):
     privacy = page.eval_on_selector_all("#privacy tbody tr", "rows => rows.map(r => r.cells[5].innerText)")
     assert sorted(privacy) == ["0.5", "0.5", "4", "4"]  # noise multipliers recorded by the algorithm
     assert page.problems == []
+
+
+def test_dark_mode_follows_the_reader_preference(browser, served):
+    """prefers-color-scheme: dark switches the palette (text light on dark); plots keep a white ground."""
+    colors = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+        pg = context.new_page()
+        _watch(pg)
+        pg.goto(served + "tasks/mnist_patch.html")
+        pg.wait_for_load_state("load")
+        colors[scheme] = pg.evaluate(
+            "() => [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color,"
+            " getComputedStyle(document.querySelector('figure img')).backgroundColor]"
+        )
+        if scheme == "dark":
+            ARTIFACTS.mkdir(exist_ok=True)
+            pg.screenshot(path=str(ARTIFACTS / "tasks-mnist_patch-dark.png"))
+        assert pg.problems == []
+        context.close()
+    assert colors["light"][:2] == ["rgb(255, 255, 255)", "rgb(29, 35, 48)"]
+    assert colors["dark"][:2] == ["rgb(21, 24, 30)", "rgb(227, 231, 238)"]
+    assert colors["dark"][2] == colors["light"][2] == "rgb(255, 255, 255)"
