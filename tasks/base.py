@@ -39,8 +39,9 @@ class Task(ABC):
     params: ClassVar[dict[str, Param]]
     n_classes: ClassVar[int]
     n_groups: ClassVar[int | None] = None
-    # Training budget this task suggests for each algorithm hyperparameter it cares about.
-    default_hparams: ClassVar[dict[str, Any]] = {}
+    # Training budget per algorithm the task names ({"erm": {"lr": 0.02, ...}}); it overrides that
+    # algorithm's own defaults. An algorithm the task does not name keeps its own defaults.
+    default_hparams: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, **params: Any) -> None:
         self.p = resolve(self.params, params, owner=f"task '{self.name}'")
