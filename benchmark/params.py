@@ -106,7 +106,7 @@ def _show(value: Any) -> str:
 
 def resolve(spec: dict[str, Param], given: dict[str, Any], owner: str) -> dict[str, Any]:
     """Defaults overlaid with `given`, each coerced; an undeclared name is a BenchError."""
-    unknown = sorted(set(given) - set(spec))
+    unknown = sorted(set(given) - set(spec), key=str)
     if unknown:
         raise BenchError(f"unknown parameter '{unknown[0]}' for {owner} (known: {', '.join(sorted(spec))})")
     return {name: p.coerce(name, given.get(name, p.default)) for name, p in spec.items()}

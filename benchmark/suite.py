@@ -151,4 +151,7 @@ def seeds_of(value: Any, where: str) -> tuple[int, ...]:
 def _mapping(value: Any, where: str) -> dict:
     if not isinstance(value, dict):
         raise BenchError(f"{where}: must be a mapping")
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        raise BenchError(f"{where}: {bad[0]!r}: a parameter name must be text")
     return dict(value)
