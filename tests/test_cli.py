@@ -259,3 +259,16 @@ def test_list_algorithms_on_a_task_shows_the_defaults_a_run_uses(cli):
     erm = out.split("\nerm:")[1].split("\ngroupdro:")[0]
     assert "lr = 0.02" in erm and "[task mnist_patch]" in erm
     assert "cannot run on mnist_patch" in out.split("\ngroupdro:")[1].splitlines()[0]
+
+
+def test_a_sweep_moves_damaged_records_aside_and_says_so_once(cli, tmp_path, tiny_record):
+    import json
+
+    good = json.dumps(tiny_record)
+    (tmp_path / "records.jsonl").write_text(good + "\n{not json\n" + good.replace('"abc"', '"def"') + "\n")
+    assert "line 2: unreadable record" in cli("results", "--out", tmp_path).output
+    result = cli(*SWEEP, "--alphas", "0.1", "--set", "epochs=0", "--out", tmp_path)  # stops before training
+    assert f"warning: {tmp_path / 'records.jsonl'}: line 2: unreadable record; moved to " in result.output
+    assert (tmp_path / "records.jsonl.damaged").read_text() == "{not json\n"
+    again = cli("results", "--out", tmp_path, "--format", "csv")
+    assert again.exit_code == 0 and "warning" not in again.output and "unreadable" not in again.output
