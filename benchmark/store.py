@@ -164,7 +164,11 @@ class Store:
         return leases if isinstance(leases, dict) else {}
 
     def _write_leases(self, leases: dict[str, dict]) -> None:
-        _replace(self.root / LEASES, json.dumps(leases, sort_keys=True).encode())
+        """Write the leases; no file when none is held (a finished results folder holds only results)."""
+        if leases:
+            _replace(self.root / LEASES, json.dumps(leases, sort_keys=True).encode())
+        else:
+            (self.root / LEASES).unlink(missing_ok=True)
 
     def claim(
         self, owner: str, run_ids: list[str], timeout_s: float = LEASE_TIMEOUT_S

@@ -91,4 +91,4 @@ def test_two_concurrent_sweeps_on_one_folder_split_the_cells(tmp_path):
     records, problems = Store(out).read()
     ids = [r["run_id"] for r in records]
     assert problems == [] and len(ids) == len(set(ids)) == 6
-    assert json.loads((out / "leases.json").read_text()) == {}  # every lease released on exit
+    assert not (out / "leases.json").exists()  # every lease released on exit
