@@ -8,10 +8,11 @@ did not place (a fixed-grid run into the same store) are ignored, so they cannot
 
 - Round 1 scouts: alpha 0 at every seed, and a coarse log grid over `alpha_range` (at most half a
   decade between neighbours) at the first seed only.
-- Every later round trains a few new alphas at every seed, chosen from the seed-mean curve: a pair
-  straddling the secant estimate (linear in log alpha) inside the bracket where the curve crosses the
-  target, spaced so that the pair itself is a bracket `rel_width` wide; the endpoints of a bracket only
-  the scout seed has tried; the bootstrap interval's ends when the bracket is already tight. A curve
+- Every later round trains a few new alphas at every seed, chosen from the seed-mean curve: the secant
+  estimate (linear in log alpha) inside the bracket where the curve crosses the target and one alpha
+  `1 + rel_width` either side of it (neighbours that are themselves a bracket `rel_width` wide); the
+  end of a bracket only the scout seed has tried, once such a spread has missed it; the bootstrap
+  interval's ends when the bracket is already tight. A curve
   whose crossing lies below every alpha tried extends down to the bottom of `alpha_range` (then alpha*
   is reported as `<=` that bound); one that never reaches the target is confirmed at the top of the
   range at every seed (then `not reached`).
@@ -162,7 +163,7 @@ def _next(
         below = [x for x in tried if 0 < x < b and mean[x] < target]
         if not below:  # nothing tried under the crossing: extend down to the bottom of the range
             return _new([lo, math.sqrt(lo * b)], full), None
-        return _new([below[-1], *_pair(below[-1], b, mean, target, search)], full), None
+        return _new([below[-1], *_around(below[-1], b, mean, target, search)], full), None
     top = full[-1]
     above = [x for x in tried if x > top and mean[x] >= target]
     if not above:
@@ -173,8 +174,8 @@ def _next(
     a = max(x for x in tried if x < b and mean[x] < target)
     if a == 0.0:
         return _new([b, *([math.sqrt(lo * b)] if b > lo else [])], full), None
-    # A pair straddling the estimate; once an earlier pair fell short (a ran at every seed), b too.
-    return _new([*([b] if a in full else []), *_pair(a, b, mean, target, search)], full), None
+    # Alphas around the estimate; once earlier ones fell short (a ran at every seed), b too.
+    return _new([*([b] if a in full else []), *_around(a, b, mean, target, search)], full), None
 
 
 def _refine(a, b, estimate, full, search, mean, target, seen, seeds):
@@ -182,7 +183,7 @@ def _refine(a, b, estimate, full, search, mean, target, seen, seeds):
     value = estimate.value
     tight = (b - a) / value <= search.rel_width
     if not tight:
-        return _new(_pair(a, b, mean, target, search), full), None
+        return _new(_around(a, b, mean, target, search), full), None
     if (
         estimate.status == REACHED
         and estimate.low is not None
@@ -204,16 +205,17 @@ def _refine(a, b, estimate, full, search, mean, target, seen, seeds):
     return (new, None) if new else ([], SEED_SPREAD)
 
 
-def _pair(a: float, b: float, mean: dict[float, float], target: float, search: Search) -> list[float]:
-    """Two alphas straddling the secant estimate in (a, b), `1 + rel_width` apart, kept inside."""
+def _around(a: float, b: float, mean: dict[float, float], target: float, search: Search) -> list[float]:
+    """The secant estimate in (a, b) and an alpha `1 + rel_width` either side of it, kept inside."""
     la, lb = math.log(a), math.log(b)
     t = (target - mean[a]) / (mean[b] - mean[a])
     centre = la + min(max(t, 0.0), 1.0) * (lb - la)
     half = math.log(1 + search.rel_width) / 2
-    if lb - la <= 2 * half:  # the bracket is already as narrow as a pair: one point at the estimate
+    if lb - la <= 2 * half:  # the bracket is already as narrow as neighbours: one point at the estimate
         return [math.exp(centre)]
     margin = (lb - la) / 8
-    return [math.exp(min(max(p, la + margin), lb - margin)) for p in (centre - half, centre + half)]
+    points = (centre - 2 * half, centre, centre + 2 * half)
+    return [math.exp(min(max(p, la + margin), lb - margin)) for p in points]
 
 
 def _new(alphas: list[float], full: list[float], apart: float = 1.0) -> list[float]:
