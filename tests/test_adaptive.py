@@ -264,7 +264,7 @@ def test_suite_auto_fields_parse_and_bad_ones_are_one_line():
     "args, fragment",
     [
         (("--alpha-range", "0.1"), "--alpha_range: must be [lo, hi]"),
-        (("--alpha-range", "a,b"), "--alpha-range expects LO,HI"),
+        (("--alpha-range", "a,b"), "--alpha-range expects comma-separated numbers LO,HI"),
         (("--rel-width", "0"), "--rel_width: must be a number in (0, 10)"),
         (("--max-rounds", "0"), "--max_rounds: must be a positive int"),
     ],
