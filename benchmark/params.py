@@ -19,6 +19,11 @@ class Param:
     choices: tuple | None = None
     nullable: bool = False
     identity: bool = True  # False for locations (data directories): not part of a run's identity
+    in_id_at_default: bool = True  # False: left out of a run's identity while at its default (added later)
+
+    def in_identity(self, value: Any) -> bool:
+        """Whether `value` of this parameter is part of a run's identity (its run id)."""
+        return self.identity and (self.in_id_at_default or value != self.default)
 
     def coerce(self, name: str, value: Any) -> Any:
         """Convert a YAML or command-line value to this parameter's type, or raise BenchError."""

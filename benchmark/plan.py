@@ -77,7 +77,7 @@ def expand(exp: Experiment) -> list[Cell]:
     axes = {k: (v if isinstance(v, list) else [v]) for k, v in exp.hparams.items()}
     known = entry.cls.hparams
     spec = task_cls.params
-    identity = {k: v for k, v in task.p.items() if spec[k].identity}
+    identity = {k: v for k, v in task.p.items() if spec[k].in_identity(v)}
     paths = {k: v for k, v in task.p.items() if not spec[k].identity}
     cells = []
     for combo in itertools.product(*axes.values()):

@@ -20,7 +20,7 @@ def task_data(cell: Cell, device: torch.device) -> TaskData:
     """The cell's task data on `device`, loaded once per process and device."""
     key = (cell.task, canonical(cell.task_params), canonical(cell.task_paths), str(device))
     if key not in _DATA:
-        _DATA[key] = cell.make_task().load().to(device)
+        _DATA[key] = cell.make_task().data().to(device)
     return _DATA[key]
 
 

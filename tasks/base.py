@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from benchmark.params import Param, resolve
+from tasks import splits
 
 
 @dataclass
@@ -31,7 +32,9 @@ class Task(ABC):
     """A benchmark task. Subclasses declare `name`, `version`, `params` and implement the hooks below.
 
     `x` tensors are in the task's raw representation (e.g. uint8 pixels); `strategy` acts on raw
-    batches of any leading shape and `preprocess` turns raw batches into model inputs.
+    batches of any leading shape and `preprocess` turns raw batches into model inputs. Every task also
+    takes the parameters of `tasks.splits` (`eval_split`, `n_train`, `subset_seed`): `load` reads the
+    task's own splits and `data` is what its cells train and are scored on.
     """
 
     name: ClassVar[str]
@@ -41,6 +44,11 @@ class Task(ABC):
     n_groups: ClassVar[int | None] = None
     # Training budget this task suggests for each algorithm hyperparameter it cares about.
     default_hparams: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "params" in cls.__dict__:
+            cls.params = {**cls.params, **splits.SPLIT_PARAMS}
 
     def __init__(self, **params: Any) -> None:
         self.p = resolve(self.params, params, owner=f"task '{self.name}'")
@@ -53,6 +61,11 @@ class Task(ABC):
     @abstractmethod
     def load(self) -> TaskData:
         """Read the task's data (CPU tensors); raises BenchError when a data directory is missing."""
+
+    def data(self) -> TaskData:
+        """The examples cells train and are scored on: `load()` with the validation split and the
+        n_train subsample of this task's parameters applied."""
+        return splits.carve(self.load(), self.p)
 
     @abstractmethod
     def strategy(self, x: torch.Tensor) -> torch.Tensor:

@@ -67,7 +67,7 @@ def command(
     """
     dev = resolve_device(device)
     t = get_task(task)()
-    data = tiled(t.load(), n_train)
+    data = tiled(t.data(), n_train)
     rows = []
     for name in [a.strip() for a in algorithms.split(",") if a.strip()]:
         if name not in NAIVE:

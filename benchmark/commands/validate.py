@@ -92,7 +92,7 @@ def contract_problems(entry: registry.Entry) -> list[str]:
     except BenchError as exc:
         return bad(f"default hyperparameters do not resolve: {exc.message}")
     task = ContractTask(cls.needs_groups)
-    data = task.load()
+    data = task.data()
     try:
         algo = entry.create()
         both = train_stack(task, data, algo, [hp, hp], [0.0, 0.25], [0, 1], CPU)
