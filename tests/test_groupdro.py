@@ -193,7 +193,7 @@ def test_reference_mode_with_adjustment_by_hand():
     value_own, q_own = robust_loss(q, loss, present, adjust, eta, torch.tensor(0.0))
     share = 0.5 * torch.tensor([math.exp(1.5), math.exp(2.25)]) / (math.exp(1.5) + math.exp(2.25))
     assert torch.allclose(q_own, torch.tensor([share[0], 0.25, share[1], 0.25]))
-    assert math.isclose(float(value_own), float(share[0] * 1.0 + share[1] * 2.0), rel_tol=1e-6)
+    assert math.isclose(value_own.item(), float(share[0] * 1.0 + share[1] * 2.0), rel_tol=1e-6)
 
 
 def test_reference_mode_shrinks_an_absent_group_each_step():
