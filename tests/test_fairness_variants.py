@@ -10,6 +10,7 @@ import torch
 from algorithms import registry
 from benchmark.engine import evaluate, train_stack
 from benchmark.params import resolve
+from benchmark.plan import task_budget
 from tasks.grouped_digits import GroupedDigits
 
 pytestmark = pytest.mark.slow
@@ -23,8 +24,7 @@ TOLERANCE = 0.05  # how far below ERM Group DRO may fall at one alpha (seed nois
 def mean_success(task: GroupedDigits, algo_name: str) -> list[float]:
     """Mean S over SEEDS at each of ALPHAS, trained with the task's default budget."""
     entry = registry.get(algo_name)
-    given = {k: v for k, v in task.default_hparams.items() if k in entry.cls.hparams}
-    hp = resolve(entry.cls.hparams, given, algo_name)
+    hp = resolve(entry.cls.hparams, task_budget(type(task), algo_name), algo_name)
     data = task.data()
     alphas = [a for a in ALPHAS for _ in SEEDS]
     seeds = SEEDS * len(ALPHAS)
