@@ -38,6 +38,8 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
                 "clean_accuracy": m["clean_accuracy"],
                 "worst_group_accuracy": m.get("worst_group_accuracy"),
                 "epsilon": r.get("algorithm_record", {}).get("epsilon_spent"),
+                "sigma": r.get("algorithm_record", {}).get("noise_multiplier"),
+                "clipped_fraction": r.get("algorithm_record", {}).get("clipped_fraction"),
                 "wall_time_s": r["wall_time_s"],
             }
         )
@@ -107,6 +109,8 @@ def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
                 "clean_accuracy_at_0": base["clean_accuracy"].mean() if len(base) else None,
                 "worst_group_accuracy_at_0": base["worst_group_accuracy"].mean() if len(base) else None,
                 "epsilon": df["epsilon"].dropna().max() if df["epsilon"].notna().any() else None,
+                "sigma": _mean(df["sigma"]),
+                "clipped_fraction_at_0": _mean(base["clipped_fraction"]),
                 "seeds": int(df["seed"].nunique()),
                 "runs": len(df),
             }

@@ -109,7 +109,11 @@ def record(eps, alpha, seed, success, clean, y_star_rate, **extra):
         "seed": seed,
         "n_collective": round(alpha * 4000),
         "metrics": {"success": success, "clean_accuracy": clean, "clean_y_star_rate": y_star_rate},
-        "algorithm_record": {"epsilon_spent": eps},
+        "algorithm_record": {
+            "epsilon_spent": eps,
+            "noise_multiplier": 1 / eps,
+            "clipped_fraction": 0.25 + 0.1 * seed,
+        },
         "wall_time_s": 1.0,
     }
 
@@ -141,6 +145,8 @@ def test_the_collapse_gets_no_alpha_star(n_seeds):
     assert abs(cur.loc[("dpsgd(target_epsilon=0.5)", 0.1), "success_net"] - (0.95 - 0.93)) < 0.02
     assert cur.loc[("dpsgd(target_epsilon=inf)", 0.1), "success_net"] > 0.9
     assert collapsed["clean_y_star_rate_at_0"] == pytest.approx(0.88)
+    assert collapsed["sigma"] == 2.0 and trained["sigma"] == 0.0
+    assert collapsed["clipped_fraction_at_0"] == pytest.approx(0.25 + 0.1 * (n_seeds - 1) / 2)
 
 
 @pytest.mark.parametrize(
