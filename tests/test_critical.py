@@ -18,7 +18,7 @@ from benchmark.critical import (
     crossing,
     degenerate_reason,
 )
-from benchmark.select import choose
+from benchmark.select import choose, choose_shared
 
 ALPHAS = np.array([0.0, 0.001, 0.01, 0.1])
 
@@ -189,3 +189,24 @@ def test_selection_picks_best_mean_validation_accuracy():
     assert picks[math.inf]["val_clean_accuracy"] == pytest.approx(0.955)
     assert (picks[2.0]["lr"], picks[2.0]["epochs"], picks[2.0]["seeds"]) == (1.0, 8, 2)
     assert picks[2.0]["runner_up"] == {"lr": 2.0, "epochs": 16, "val_clean_accuracy": pytest.approx(0.705)}
+
+
+def test_shared_setting_maximises_the_worst_clip():
+    """The published protocol: one lr for every C, the lr whose worst C trains best."""
+    val = {"eval_split": "val"}
+    table = {  # (C, lr): mean accuracy; lr 1 is best at C 1 but poor at C 0.1, lr 4 is good everywhere
+        (0.1, 1.0): 0.50,
+        (1.0, 1.0): 0.95,
+        (0.1, 4.0): 0.80,
+        (1.0, 4.0): 0.85,
+        (0.1, 8.0): 0.90,
+    }
+    recs = [
+        record(2.0, 0.0, seed, 0.0, acc, 0.0, lr=lr, epochs=6, max_grad_norm=c, task_params=val)
+        for (c, lr), acc in table.items()
+        for seed in range(2)
+    ]
+    (pick,) = choose_shared(recs, ("target_epsilon",), "max_grad_norm", ("lr",))
+    assert pick["lr"] == 4.0 and pick["worst_val_clean_accuracy"] == pytest.approx(0.80)  # lr 8: C 1 untried
+    firm = {p["max_grad_norm"]: p["lr"] for p in choose(recs, ("target_epsilon", "max_grad_norm"), ("lr",))}
+    assert firm == {0.1: 8.0, 1.0: 1.0}
