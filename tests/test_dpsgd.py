@@ -262,10 +262,20 @@ def test_registry_entry_and_suites():
     eps = load_suite("dp_epsilon").experiments
     clip = load_suite("dp_clip").experiments
     assert {c.hparams["target_epsilon"] for e in eps for c in expand(e)} == {math.inf, 8, 4, 2, 1, 0.5}
+    assert {c.hparams["max_grad_norm"] for e in eps for c in expand(e)} == {1.0}
+    assert all(len(e.seeds) >= 5 and 0.0 in e.alphas for e in eps)  # ranked rows: 5 seeds, S(0)
+    # each budget's lr and epochs are dp_select's picks on the validation split
+    select = [e for e in load_suite("dp_select").experiments if e.algorithm == "dpsgd"]
+    assert all(e.task_params == {"eval_split": "val"} and e.alphas == (0.0,) for e in select)
+    grid = {
+        (c.hparams["target_epsilon"], c.hparams["lr"], c.hparams["epochs"]) for e in select for c in expand(e)
+    }
+    assert {
+        (c.hparams["target_epsilon"], c.hparams["lr"], c.hparams["epochs"]) for e in eps for c in expand(e)
+    } <= grid
     assert {c.hparams["max_grad_norm"] for e in clip for c in expand(e)} == {0.1, 0.5, 1, 5, 10}
-    for suite in (eps, clip):
-        cells = [c for e in suite for c in expand(e)]
-        assert len(group_cells(cells, 10_000)) == 1  # every epsilon and C in one stack
+    cells = [c for e in clip for c in expand(e)]
+    assert len(group_cells(cells, 10_000)) == 1  # every C in one stack
     paper = {e.name: e for e in load_suite("paper").experiments}
     dp = [e for e in paper.values() if e.algorithm == "dpsgd"]
     assert len(dp) == 7 and all(e.task_params["source"] == "mnist" for e in dp)
