@@ -1,15 +1,20 @@
 """Records -> tables: S(alpha) per configuration (mean, std over seeds) and alpha* per configuration.
 
+Beside S every table carries `success_net`: S minus the model's own y* rate on the same test points
+without the signal (`clean_y_star_rate`), the signal's effect net of what the model answers anyway, so
+a collective's steering and a model's collapse onto y* are told apart.
+
 Also the per-group accuracy and privacy tables and each configuration's provenance (date, device,
 commit). Torch-free: the leaderboard site renders from these tables alone.
 """
 
+import functools
 import math
 
 import numpy as np
 import pandas as pd
 
-from benchmark.critical import critical_mass
+from benchmark.critical import DEGENERATE, critical_mass, degenerate_reason
 from benchmark.ids import canonical
 
 TARGET = 0.9
@@ -34,14 +39,29 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
                 "n_collective": r["n_collective"],
                 "seed": r["seed"],
                 "success": m["success"],
+                "clean_y_star_rate": m.get("clean_y_star_rate"),
+                "success_net": m["success"] - m["clean_y_star_rate"] if "clean_y_star_rate" in m else None,
+                "n_classes": r["n_classes"] if "n_classes" in r else _n_classes(task["name"]),
                 "clean_accuracy": m["clean_accuracy"],
                 "worst_group_accuracy": m.get("worst_group_accuracy"),
                 "epsilon": r.get("algorithm_record", {}).get("epsilon_spent"),
+                "sigma": r.get("algorithm_record", {}).get("noise_multiplier"),
+                "clipped_fraction": r.get("algorithm_record", {}).get("clipped_fraction"),
                 "wall_time_s": r["wall_time_s"],
                 **_extra_columns(r),
             }
         )
     return pd.DataFrame(rows)
+
+
+@functools.cache
+def _n_classes(task: str) -> int | None:
+    """The registered task's number of classes, for records written before they carried it (the only
+    place this module imports the task registry, and so torch)."""
+    from tasks.registry import all_tasks
+
+    cls = all_tasks().get(task)
+    return cls.n_classes if cls is not None else None
 
 
 def _varying_hparams(records: list[dict]) -> dict[tuple[str, str], set[str]]:
@@ -59,6 +79,7 @@ def curves(runs: pd.DataFrame) -> pd.DataFrame:
     out = g.agg(
         success_mean=("success", "mean"),
         success_std=("success", "std"),
+        success_net=("success_net", "mean"),
         clean_accuracy=("clean_accuracy", "mean"),
         n_collective=("n_collective", "first"),
         seeds=("seed", "nunique"),
@@ -67,7 +88,11 @@ def curves(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
-    """alpha* (interval, status) per configuration, beside S at alpha 0 and accuracies at alpha 0."""
+    """alpha* (interval, status) per configuration, beside S at alpha 0 and accuracies at alpha 0.
+
+    A degenerate configuration (`benchmark.critical.degenerate_reason` on its alpha-0 runs) gets status
+    "degenerate", no alpha* and no interval, and says why in `degenerate_reason` and the text.
+    """
     rows = []
     for (task, config, config_id), df in runs.groupby(["task", "config", "config_id"], sort=True):
         wide = df.pivot_table(index="seed", columns="alpha", values="success")
@@ -75,6 +100,9 @@ def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
         wide = wide.loc[:, ran == ran.max()].dropna()
         base = df[df["alpha"] == 0.0]
         cm = critical_mass(wide.columns.to_numpy(), wide.to_numpy(), target) if len(wide) else None
+        reason = degenerate_reason(
+            _mean(base["clean_accuracy"]), _mean(base["clean_y_star_rate"]), _first(df["n_classes"])
+        )
         rows.append(
             {
                 "task": task,
@@ -86,18 +114,40 @@ def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
                 "alpha_star_low": cm.low if cm else None,
                 "alpha_star_high": cm.high if cm else None,
                 "alpha_star_text": cm.text() if cm else "no complete seed",
+                "degenerate_reason": reason,
                 "target": target,
                 "success_at_0": base["success"].mean() if len(base) else None,
+                "clean_y_star_rate_at_0": _mean(base["clean_y_star_rate"]),
                 "clean_accuracy_at_0": base["clean_accuracy"].mean() if len(base) else None,
                 "worst_group_accuracy_at_0": base["worst_group_accuracy"].mean() if len(base) else None,
                 "epsilon": df["epsilon"].dropna().max() if df["epsilon"].notna().any() else None,
+                "sigma": _mean(df["sigma"]),
+                "clipped_fraction_at_0": _mean(base["clipped_fraction"]),
                 "seeds": int(df["seed"].nunique()),
                 "runs": len(df),
                 **_bound_columns(df, cm),
                 **_provenance(df),
             }
         )
+        if reason is not None:
+            rows[-1] |= {
+                "alpha_star": None,
+                "status": DEGENERATE,
+                "alpha_star_low": None,
+                "alpha_star_high": None,
+                "alpha_star_text": reason,
+            }
     return pd.DataFrame(rows)
+
+
+def _mean(column: pd.Series) -> float | None:
+    known = column.dropna()
+    return float(known.mean()) if len(known) else None
+
+
+def _first(column: pd.Series) -> int | None:
+    known = column.dropna()
+    return int(known.iloc[0]) if len(known) else None
 
 
 # ------------------------------------------------------------------ additions: bounds, provenance, tables

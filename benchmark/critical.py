@@ -3,7 +3,14 @@
 Between the bracketing grid points the crossing is interpolated linearly in log(alpha). When the
 curve crosses between alpha = 0 and the smallest positive alpha, alpha* is only bounded above by that
 alpha (status `at_most`). A curve that never reaches the target is `not_reached`, never a number.
-The interval is a percentile bootstrap over seeds of the same estimator.
+
+The interval is a percentile bootstrap over seeds of the same estimator: resample the seeds' S(alpha)
+curves with replacement, take the mean curve's crossing, and report the 2.5% and 97.5% points. With
+fewer than MIN_SEEDS_FOR_INTERVAL seeds there is no interval at all (two seeds have three distinct
+resamples: their "interval" would be the min and max of two curves, and one seed a zero-width one).
+
+A configuration whose model did not learn the task is degenerate (`degenerate_reason`): it gets no
+alpha*, since a collapsed model that answers y* everywhere "succeeds" at any alpha.
 """
 
 import math
@@ -12,6 +19,37 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 REACHED, AT_MOST, NOT_REACHED = "reached", "at_most", "not_reached"
+DEGENERATE = "degenerate"
+MIN_SEEDS_FOR_INTERVAL = 3
+# The degenerate rule, on the mean over seeds at alpha 0 (no collective): a model is degenerate if its
+# clean accuracy closes less than LEARNED_FRACTION of the gap from chance (1 / n_classes) to 1, or if
+# it answers y* on at least Y_STAR_MAJORITY of the clean test points whose label is not y*.
+LEARNED_FRACTION = 0.5
+Y_STAR_MAJORITY = 0.5
+
+
+def degenerate_reason(
+    clean_accuracy: float | None, clean_y_star_rate: float | None, n_classes: int | None
+) -> str | None:
+    """Why a configuration's model does not count as having learned the task, or None if it does.
+
+    Arguments are at alpha 0 (means over seeds); a missing one (None or NaN) is not evidence either way.
+    """
+    if _known(clean_accuracy) and n_classes:
+        chance = 1.0 / n_classes
+        floor = chance + LEARNED_FRACTION * (1.0 - chance)
+        if clean_accuracy < floor:
+            return (
+                f"degenerate: clean accuracy {clean_accuracy:.2f} at alpha 0 "
+                f"(chance {chance:.2f}; learned below {floor:.2f})"
+            )
+    if _known(clean_y_star_rate) and clean_y_star_rate >= Y_STAR_MAJORITY:
+        return f"degenerate: answers y* on {clean_y_star_rate:.2f} of clean inputs at alpha 0"
+    return None
+
+
+def _known(x: float | None) -> bool:
+    return x is not None and not math.isnan(x)
 
 
 @dataclass(frozen=True)
@@ -32,6 +70,8 @@ class CriticalMass:
         if self.status == NOT_REACHED:
             return f"not reached (S < {self.target:g} up to the largest alpha)"
         head = f"<= {self.value:.3g}" if self.status == AT_MOST else f"{self.value:.3g}"
+        if self.n_seeds < MIN_SEEDS_FOR_INTERVAL:
+            return f"{head}, no interval from {self.n_seeds} seed{'s' * (self.n_seeds != 1)}"
         high = "not reached" if self.high is None else f"{self.high:.3g}"
         low = "n/a" if self.low is None else f"{self.low:.3g}"
         return f"{head} [{low}, {high}]"
@@ -56,10 +96,15 @@ def crossing(alphas: np.ndarray, success: np.ndarray, target: float) -> tuple[fl
 def critical_mass(
     alphas: np.ndarray, per_seed: np.ndarray, target: float = 0.9, n_boot: int = 2000, seed: int = 0
 ) -> CriticalMass:
-    """alpha* of the mean curve over seeds (rows of `per_seed`, columns = sorted `alphas`)."""
+    """alpha* of the mean curve over seeds (rows of `per_seed`, columns = sorted `alphas`); no interval
+    (None bounds) with fewer than MIN_SEEDS_FOR_INTERVAL seeds."""
     alphas = np.asarray(alphas, dtype=float)
     per_seed = np.atleast_2d(np.asarray(per_seed, dtype=float))
     value, status = crossing(alphas, per_seed.mean(0), target)
+    if per_seed.shape[0] < MIN_SEEDS_FOR_INTERVAL:
+        return CriticalMass(
+            None if status == NOT_REACHED else value, status, None, None, per_seed.shape[0], target
+        )
     rng = np.random.default_rng(seed)
     n = per_seed.shape[0]
     picks = rng.integers(0, n, size=(n_boot, n))

@@ -57,6 +57,7 @@ def run_cells(
             **cell.config(),
             "strategy": task.strategy_description(),
             "n_train": n,
+            "n_classes": task.n_classes,
             "n_collective": collective_size(n, cell.alpha),
             "metrics": m,
             "algorithm_record": extra | ({"poisson_overflows": overflow} if overflow else {}),

@@ -1,11 +1,24 @@
-"""alpha* on synthetic curves with known crossings, including 'not reached' and the interval."""
+"""alpha* on synthetic curves with known crossings, including 'not reached' and the interval; the
+degenerate rule on a collapsed DP-SGD model; the net success column; hyperparameter selection."""
 
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from benchmark.critical import AT_MOST, NOT_REACHED, REACHED, critical_mass, crossing
+from benchmark.aggregate import critical_table, curves, runs_frame
+from benchmark.critical import (
+    AT_MOST,
+    DEGENERATE,
+    MIN_SEEDS_FOR_INTERVAL,
+    NOT_REACHED,
+    REACHED,
+    critical_mass,
+    crossing,
+    degenerate_reason,
+)
+from benchmark.select import choose, choose_shared
 
 ALPHAS = np.array([0.0, 0.001, 0.01, 0.1])
 
@@ -36,14 +49,26 @@ def test_already_steered_at_zero():
 
 
 def test_mean_curve_and_bootstrap_interval():
-    # Seed A crosses at 0.001, seed B only at 0.1: the mean crosses between 0.01 and 0.1.
-    per_seed = np.array([[0.0, 0.9, 1.0, 1.0], [0.0, 0.0, 0.6, 1.0]])
-    cm = critical_mass(ALPHAS, per_seed, 0.9, n_boot=500)
-    expected = math.exp(math.log(0.01) + (0.9 - 0.8) / (1.0 - 0.8) * (math.log(0.1) - math.log(0.01)))
+    # Seeds A and A' cross at 0.001, seed B only at 0.1: the mean (S 0.6 at 0.001) crosses between
+    # 0.001 and 0.01 (S 0.6 -> 0.867 at 0.01 -> 1.0 at 0.1: between 0.01 and 0.1).
+    per_seed = np.array([[0.0, 0.9, 1.0, 1.0], [0.0, 0.9, 1.0, 1.0], [0.0, 0.0, 0.6, 1.0]])
+    cm = critical_mass(ALPHAS, per_seed, 0.9, n_boot=2000)
+    s01 = (1.0 + 1.0 + 0.6) / 3
+    expected = math.exp(math.log(0.01) + (0.9 - s01) / (1.0 - s01) * (math.log(0.1) - math.log(0.01)))
     assert cm.status == REACHED and cm.value == pytest.approx(expected)
-    # The extreme resamples are seed A twice (0.001) and seed B twice (S 0.6 -> 1.0: 3/4 of the way).
+    # The extreme resamples are A three times (0.001; probability 8/27) and B three times (S 0.6 ->
+    # 1.0: 3/4 of the way in log alpha; probability 1/27 > 2.5%).
     assert cm.low == pytest.approx(0.001) and cm.high == pytest.approx(10 ** (-2 + 0.75))
-    assert cm.low <= cm.value <= cm.high and cm.n_seeds == 2
+    assert cm.low <= cm.value <= cm.high and cm.n_seeds == 3
+
+
+@pytest.mark.parametrize("n_seeds", range(1, MIN_SEEDS_FOR_INTERVAL))
+def test_fewer_than_three_seeds_have_no_interval(n_seeds):
+    rows = np.array([[0.0, 0.5, 1.0, 1.0], [0.0, 0.0, 0.6, 1.0]])[:n_seeds]
+    cm = critical_mass(ALPHAS, rows, 0.9)
+    assert cm.status == REACHED and cm.value is not None
+    assert cm.low is None and cm.high is None
+    assert "[" not in cm.text() and "no interval" in cm.text()
 
 
 def test_identical_seeds_give_a_degenerate_interval():
@@ -53,5 +78,135 @@ def test_identical_seeds_give_a_degenerate_interval():
 
 
 def test_interval_reports_not_reached_in_resamples():
-    cm = critical_mass(ALPHAS, np.array([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]]), 0.5, n_boot=400)
+    curves_ = np.array([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    cm = critical_mass(ALPHAS, curves_, 0.5, n_boot=400)
     assert cm.status == REACHED and cm.high is None and "not reached]" in cm.text()
+
+
+# The collapse of issue 15: DP-SGD at epsilon 0.5 trained 20 epochs, clean accuracy 0.096 at alpha 0,
+# answering y* = 8 almost everywhere, so S is 0.89-0.96 at every alpha; epsilon inf trained properly.
+COLLAPSE = {
+    0.0: (0.89, 0.096, 0.88),
+    0.01: (0.93, 0.095, 0.90),
+    0.05: (0.89, 0.096, 0.87),
+    0.1: (0.95, 0.097, 0.93),
+    0.2: (0.96, 0.096, 0.94),
+}  # alpha: (S, clean acc, clean y* rate)
+TRAINED = {
+    0.0: (0.01, 0.961, 0.004),
+    0.01: (0.02, 0.96, 0.004),
+    0.05: (0.26, 0.96, 0.005),
+    0.1: (0.95, 0.96, 0.005),
+    0.2: (0.99, 0.959, 0.006),
+}
+
+
+def record(eps, alpha, seed, success, clean, y_star_rate, **extra):
+    return {
+        "task": {"name": "mnist_patch", "version": "1", "params": extra.pop("task_params", {})},
+        "algorithm": {"name": extra.pop("algorithm", "dpsgd"), "hparams": {"target_epsilon": eps, **extra}},
+        "alpha": alpha,
+        "seed": seed,
+        "n_collective": round(alpha * 4000),
+        "metrics": {"success": success, "clean_accuracy": clean, "clean_y_star_rate": y_star_rate},
+        "algorithm_record": {
+            "epsilon_spent": eps,
+            "noise_multiplier": 1 / eps,
+            "clipped_fraction": 0.25 + 0.1 * seed,
+        },
+        "wall_time_s": 1.0,
+    }
+
+
+def collapse_records(n_seeds: int) -> list[dict]:
+    jitter = [0.0, 0.01, -0.01, 0.005, -0.005]
+    return [
+        record(eps, a, seed, s + jitter[seed], acc, y)
+        for eps, curve in ((0.5, COLLAPSE), (math.inf, TRAINED))
+        for a, (s, acc, y) in curve.items()
+        for seed in range(n_seeds)
+    ]
+
+
+@pytest.mark.parametrize("n_seeds", [2, 5])
+def test_the_collapse_gets_no_alpha_star(n_seeds):
+    runs = runs_frame(collapse_records(n_seeds))
+    table = critical_table(runs).set_index("config")
+    collapsed, trained = table.loc["dpsgd(target_epsilon=0.5)"], table.loc["dpsgd(target_epsilon=inf)"]
+    assert collapsed["status"] == DEGENERATE and pd.isna(collapsed["alpha_star"])
+    assert pd.isna(collapsed["alpha_star_low"]) and pd.isna(collapsed["alpha_star_high"])
+    assert collapsed["degenerate_reason"].startswith("degenerate: clean accuracy 0.10 at alpha 0")
+    assert collapsed["alpha_star_text"] == collapsed["degenerate_reason"]
+    assert trained["status"] == REACHED and pd.isna(trained["degenerate_reason"])
+    assert 0.05 < trained["alpha_star"] < 0.1
+    assert pd.isna(trained["alpha_star_low"]) == (n_seeds < MIN_SEEDS_FOR_INTERVAL)
+    # Net of its own y* rate the collapsed model's "success" is near zero; the trained one's is not.
+    cur = curves(runs).set_index(["config", "alpha"])
+    assert abs(cur.loc[("dpsgd(target_epsilon=0.5)", 0.1), "success_net"] - (0.95 - 0.93)) < 0.02
+    assert cur.loc[("dpsgd(target_epsilon=inf)", 0.1), "success_net"] > 0.9
+    assert collapsed["clean_y_star_rate_at_0"] == pytest.approx(0.88)
+    assert collapsed["sigma"] == 2.0 and trained["sigma"] == 0.0
+    assert collapsed["clipped_fraction_at_0"] == pytest.approx(0.25 + 0.1 * (n_seeds - 1) / 2)
+
+
+@pytest.mark.parametrize(
+    ("acc", "y_rate", "n_classes", "degenerate"),
+    [
+        (0.096, 0.0, 10, True),  # chance level
+        (0.54, 0.0, 10, True),  # less than half the way from chance (0.1) to 1: floor 0.55
+        (0.58, 0.0, 10, False),  # the C 0.1 model of issue 15: learned, ranked (success_net shows more)
+        (0.96, 0.5, 10, True),  # answers y* on half of the clean inputs
+        (0.96, 0.49, 10, False),
+        (0.70, 0.0, 2, True),  # two classes: chance 0.5, floor 0.75
+        (0.80, 0.0, 2, False),
+        (float("nan"), None, 10, False),  # nothing known: not evidence of a collapse
+    ],
+)
+def test_degenerate_rule(acc, y_rate, n_classes, degenerate):
+    assert (degenerate_reason(acc, y_rate, n_classes) is not None) == degenerate
+
+
+def test_selection_picks_best_mean_validation_accuracy():
+    val = {"eval_split": "val"}
+    recs = [
+        record(eps, 0.0, seed, 0.0, acc + 0.01 * seed, 0.0, lr=lr, epochs=ep, task_params=val)
+        for eps, lr, ep, acc in [
+            (math.inf, 1.0, 8, 0.90),
+            (math.inf, 2.0, 8, 0.95),
+            (math.inf, 2.0, 16, 0.94),
+            (2.0, 1.0, 8, 0.80),
+            (2.0, 2.0, 16, 0.70),
+        ]
+        for seed in range(2)
+    ]
+    recs.append(record(2.0, 0.0, 0, 0.0, 0.99, 0.0, lr=4.0, epochs=8, task_params=val))  # one seed only
+    recs.append(record(2.0, 0.0, 0, 0.0, 0.99, 0.0, lr=8.0, epochs=8))  # scored on the test set
+    recs.append(record(2.0, 0.1, 0, 0.0, 0.99, 0.0, lr=8.0, epochs=8, task_params=val))  # alpha > 0
+    recs += [record(2.0, 0.0, 1, 0.0, 0.99, 0.0, lr=8.0, epochs=8)]
+    picks = {p["target_epsilon"]: p for p in choose(recs, ("target_epsilon",), ("lr", "epochs"))}
+    assert list(picks) == [math.inf, 2.0]
+    assert (picks[math.inf]["lr"], picks[math.inf]["epochs"]) == (2.0, 8)
+    assert picks[math.inf]["val_clean_accuracy"] == pytest.approx(0.955)
+    assert (picks[2.0]["lr"], picks[2.0]["epochs"], picks[2.0]["seeds"]) == (1.0, 8, 2)
+    assert picks[2.0]["runner_up"] == {"lr": 2.0, "epochs": 16, "val_clean_accuracy": pytest.approx(0.705)}
+
+
+def test_shared_setting_maximises_the_worst_clip():
+    """The published protocol: one lr for every C, the lr whose worst C trains best."""
+    val = {"eval_split": "val"}
+    table = {  # (C, lr): mean accuracy; lr 1 is best at C 1 but poor at C 0.1, lr 4 is good everywhere
+        (0.1, 1.0): 0.50,
+        (1.0, 1.0): 0.95,
+        (0.1, 4.0): 0.80,
+        (1.0, 4.0): 0.85,
+        (0.1, 8.0): 0.90,
+    }
+    recs = [
+        record(2.0, 0.0, seed, 0.0, acc, 0.0, lr=lr, epochs=6, max_grad_norm=c, task_params=val)
+        for (c, lr), acc in table.items()
+        for seed in range(2)
+    ]
+    (pick,) = choose_shared(recs, ("target_epsilon",), "max_grad_norm", ("lr",))
+    assert pick["lr"] == 4.0 and pick["worst_val_clean_accuracy"] == pytest.approx(0.80)  # lr 8: C 1 untried
+    firm = {p["max_grad_norm"]: p["lr"] for p in choose(recs, ("target_epsilon", "max_grad_norm"), ("lr",))}
+    assert firm == {0.1: 8.0, 1.0: 1.0}
