@@ -8,7 +8,6 @@ Also the per-group accuracy and privacy tables and each configuration's provenan
 commit). Torch-free: the leaderboard site renders from these tables alone.
 """
 
-import functools
 import math
 
 import numpy as np
@@ -24,10 +23,12 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
     """One row per run with its configuration id, label, alpha, seed and metrics."""
     rows = []
     varying = _varying_hparams(records)
+    varying_task = _varying_task_params(records)
     for r in records:
         task, algo, m = r["task"], r["algorithm"], r["metrics"]
         config = {"task": task, "algorithm": algo}
         shown = {k: algo["hparams"][k] for k in sorted(varying.get((task["name"], algo["name"]), ()))}
+        shown |= {k: v for k, v in sorted(task["params"].items()) if k in varying_task.get(task["name"], ())}
         label = algo["name"] + ("(" + ", ".join(f"{k}={v}" for k, v in shown.items()) + ")" if shown else "")
         rows.append(
             {
@@ -41,7 +42,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
                 "success": m["success"],
                 "clean_y_star_rate": m.get("clean_y_star_rate"),
                 "success_net": m["success"] - m["clean_y_star_rate"] if "clean_y_star_rate" in m else None,
-                "n_classes": r["n_classes"] if "n_classes" in r else _n_classes(task["name"]),
+                "n_classes": r.get("n_classes"),  # older records lack it: then only the y* rule applies
                 "clean_accuracy": m["clean_accuracy"],
                 "worst_group_accuracy": m.get("worst_group_accuracy"),
                 "epsilon": r.get("algorithm_record", {}).get("epsilon_spent"),
@@ -54,14 +55,16 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@functools.cache
-def _n_classes(task: str) -> int | None:
-    """The registered task's number of classes, for records written before they carried it (the only
-    place this module imports the task registry, and so torch)."""
-    from tasks.registry import all_tasks
-
-    cls = all_tasks().get(task)
-    return cls.n_classes if cls is not None else None
+def _varying_task_params(records: list[dict]) -> dict[str, set[str]]:
+    """Per task, the parameters whose values differ between its records (e.g. eval_split, n_train):
+    shown in configuration labels, so configurations on one task never share a label."""
+    seen: dict[str, dict[str, set]] = {}
+    for r in records:
+        per = seen.setdefault(r["task"]["name"], {})
+        names = set(r["task"]["params"]) | set(per)
+        for k in names:
+            per.setdefault(k, set()).add(canonical(r["task"]["params"].get(k)))
+    return {task: {k for k, vals in per.items() if len(vals) > 1} for task, per in seen.items()}
 
 
 def _varying_hparams(records: list[dict]) -> dict[tuple[str, str], set[str]]:

@@ -214,8 +214,10 @@ def build_site(
         more, problems = load_records(folder)
         records += more
         damaged += problems
+    # Runs scored on a validation split chose hyperparameters (e.g. dp_select); they are not results.
+    records = [r for r in records if r["task"]["params"].get("eval_split", "test") == "test"]
     if not records:
-        raise BenchError(f"no intact run records in {', '.join(map(str, folders))}")
+        raise BenchError(f"no intact run records scored on a test set in {', '.join(map(str, folders))}")
     cards, problems = read_cards(list(registry_paths or []))
     files = render(records, cards, target, damaged=len(damaged))
     written = write_site(files, out)

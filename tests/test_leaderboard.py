@@ -260,7 +260,7 @@ def test_task_algorithm_and_methodology_pages(site):
     assert "<dt>Licence</dt>" in dp and "<code>engine: opacus</code>" in dp  # card Markdown rendered
     # the grids the built-in suites run, as their YAML sets them
     suites = dp.split('id="suites"')[1].split("</table>")[0]
-    assert "<td>dp_epsilon</td><td>mnist-dpsgd-epsilon</td>" in suites and "<code>lr: 1</code>" in suites
+    assert "<td>dp_epsilon</td><td>mnist-dpsgd-epsilon-0.5</td>" in suites and "<code>lr: 1</code>" in suites
     submit = _read(site, "submit.html")
     assert "aca-bench validate" in submit and "tradeoff_axes" in submit
     method = _read(site, "methodology.html")
