@@ -108,6 +108,7 @@ def record(eps, alpha, seed, success, clean, y_star_rate, **extra):
         "alpha": alpha,
         "seed": seed,
         "n_collective": round(alpha * 4000),
+        "n_classes": 10,
         "metrics": {"success": success, "clean_accuracy": clean, "clean_y_star_rate": y_star_rate},
         "algorithm_record": {
             "epsilon_spent": eps,
