@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from benchmark.critical import critical_mass
+from benchmark.critical import CriticalMass, critical_mass
 from benchmark.plan import canonical
 
 TARGET = 0.9
@@ -25,6 +25,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
                 "config": label,
                 "alpha": float(r["alpha"]),
                 "n_collective": r["n_collective"],
+                "n_train": r.get("n_train"),
                 "seed": r["seed"],
                 "success": m["success"],
                 "clean_accuracy": m["clean_accuracy"],
@@ -58,6 +59,16 @@ def curves(runs: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index().fillna({"success_std": 0.0})
 
 
+def members_star(cm: CriticalMass | None, n_train: int | None) -> dict[str, float | None]:
+    """The training-set size and members* = alpha* x n_train (the critical mass as a count of examples)
+    with its interval; Nones where alpha* or a bound, or the records' training-set size, is unknown."""
+    known = n_train is not None and n_train == n_train  # NaN: records without n_train
+    values = (cm.value, cm.low, cm.high) if known and cm is not None else (None, None, None)
+    scaled = [None if v is None else v * int(n_train) for v in values]
+    keys = ("members_star", "members_star_low", "members_star_high")
+    return {"n_train": int(n_train) if known else None, **dict(zip(keys, scaled, strict=True))}
+
+
 def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
     """alpha* (interval, status) per configuration, beside S at alpha 0 and accuracies at alpha 0."""
     rows = []
@@ -76,6 +87,7 @@ def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
                 "alpha_star_low": cm.low if cm else None,
                 "alpha_star_high": cm.high if cm else None,
                 "alpha_star_text": cm.text() if cm else "no complete seed",
+                **members_star(cm, df["n_train"].iloc[0]),
                 "target": target,
                 "success_at_0": base["success"].mean() if len(base) else None,
                 "clean_accuracy_at_0": base["clean_accuracy"].mean() if len(base) else None,

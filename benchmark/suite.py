@@ -11,7 +11,7 @@ from benchmark.plan import Experiment
 from tasks.registry import get_task
 
 BUILTIN = Path(__file__).parent / "suites"
-_EXPERIMENT_FIELDS = {"name", "task", "algorithm", "alphas", "seeds", "task_params", "hparams"}
+_EXPERIMENT_FIELDS = {"name", "task", "algorithm", "alphas", "members", "seeds", "task_params", "hparams"}
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,18 @@ def _experiment(e: Any, where: str) -> Experiment:
         raise BenchError(
             f"{where}: {unknown[0]}: unknown field (known: {', '.join(sorted(_EXPERIMENT_FIELDS))})"
         )
-    for fld in ("task", "algorithm", "alphas"):
+    for fld in ("task", "algorithm"):
         if fld not in e:
             raise BenchError(f"{where}: {fld}: required field is missing")
-    alphas = e["alphas"]
+    task_params = _mapping(e.get("task_params", {}), f"{where}: task_params")
+    if "members" in e and "alphas" in e:
+        raise BenchError(f"{where}: members: give alphas or members, not both")
+    if "members" in e:
+        alphas = members_to_alphas(e["members"], task_params, where)
+    elif "alphas" not in e:
+        raise BenchError(f"{where}: alphas: required field is missing (or give members)")
+    else:
+        alphas = e["alphas"]
     if not isinstance(alphas, list) or not all(isinstance(a, int | float) for a in alphas):
         raise BenchError(f"{where}: alphas: must be a list of numbers")
     return Experiment(
@@ -120,9 +128,26 @@ def _experiment(e: Any, where: str) -> Experiment:
         algorithm=str(e["algorithm"]),
         alphas=tuple(float(a) for a in alphas),
         seeds=seeds_of(e.get("seeds", 3), where),
-        task_params=_mapping(e.get("task_params", {}), f"{where}: task_params"),
+        task_params=task_params,
         hparams=_mapping(e.get("hparams", {}), f"{where}: hparams"),
     )
+
+
+def members_to_alphas(members: Any, task_params: dict, where: str) -> list[float]:
+    """Collective sizes in examples -> alphas m / n_train (the experiment's `task_params.n_train`).
+
+    alpha * n_train rounds back to exactly m members (`benchmark.collective.collective_size`).
+    """
+    n = task_params.get("n_train")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise BenchError(f"{where}: members: needs task_params.n_train (a positive int) to turn into alphas")
+    if (
+        not isinstance(members, list)
+        or not members
+        or not all(isinstance(m, int) and not isinstance(m, bool) and 0 <= m <= n for m in members)
+    ):
+        raise BenchError(f"{where}: members: must be a list of ints in [0, n_train = {n}], got {members!r}")
+    return [m / n for m in members]
 
 
 def seeds_of(value: Any, where: str) -> tuple[int, ...]:
