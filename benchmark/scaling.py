@@ -249,6 +249,11 @@ def scaling_series(
     return sorted(out, key=lambda s: (s.task, s.label, s.budget))
 
 
+def percent(x: float) -> str:
+    """A fraction as a percentage to two significant digits: 0.00093 -> '0.093%'."""
+    return f"{100 * x:.2g}%"
+
+
 def _num(v: float | None, spec: str) -> str:
     return "n/a" if v is None else format(v, spec)
 
@@ -290,8 +295,8 @@ def format_series(series: list[Series]) -> str:
             f"{f.n_boot_used}/{f.n_boot} resamples"
         )
         lines.append(
-            f"  extrapolated to n = {f.at_n:,}: alpha* {f.alpha_at_n:.2%} [{f.alpha_at_n_low:.2%}, "
-            f"{f.alpha_at_n_high:.2%}] = {m:.0f} [{m_lo:.0f}, {m_hi:.0f}] members "
+            f"  extrapolated to n = {f.at_n:,}: alpha* {percent(f.alpha_at_n)} [{percent(f.alpha_at_n_low)}, "
+            f"{percent(f.alpha_at_n_high)}] = {m:.0f} [{m_lo:.0f}, {m_hi:.0f}] members "
             f"(published for SGD on {PUBLISHED_N:,} MNIST digits: ~{PUBLISHED_ALPHA:.1%})"
         )
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator
 
 from benchmark.scaling import (
     N_BOOT,
@@ -18,6 +19,7 @@ from benchmark.scaling import (
     PUBLISHED_N,
     STEPS_TOLERANCE,
     Series,
+    percent,
     scaling_series,
 )
 from leaderboard.plots import _RC, _colors, _label, _plain_ticks, _svg
@@ -80,7 +82,7 @@ def _view(s: Series) -> SeriesView:
         f"({f.n_boot_used:,} of {f.n_boot:,} resamples reached the target at every n)"
     )
     extrapolation = (
-        f"alpha* {f.alpha_at_n:.2%} [{f.alpha_at_n_low:.2%}, {f.alpha_at_n_high:.2%}], "
+        f"alpha* {percent(f.alpha_at_n)} [{percent(f.alpha_at_n_low)}, {percent(f.alpha_at_n_high)}], "
         f"{m:.0f} [{m_lo:.0f}, {m_hi:.0f}] members at n = {f.at_n:,}"
     )
     return SeriesView(f"{s.task} / {s.label}, {s.budget}", rows, fit, extrapolation)
@@ -157,6 +159,7 @@ def scaling_svg(series: list[Series]) -> bytes:
             ax.set_xticks(ns)
             ax.tick_params(axis="x", labelrotation=45)
             _plain_ticks(ax.xaxis)
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
             _plain_ticks(ax.yaxis)
             ax.set_xlabel("training-set size n (log scale)")
         axes[0].set_ylabel("alpha* (log scale)")
