@@ -1,11 +1,15 @@
 """The `aca-bench` command line: a click group whose commands live in benchmark/commands/."""
 
 import importlib
+import os
 import pkgutil
+import shlex
+import sys
 
 import click
 
 from benchmark import __version__, commands
+from benchmark.environment import COMMAND_VARIABLE
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -16,6 +20,9 @@ def main() -> None:
     Sweep the collective's fraction alpha x seeds x hyperparameters, store one record per run,
     and report the success curve S(alpha) and the critical mass alpha* per algorithm.
     """
+    # Every record names the command that produced it (environment.command); an outer command (a
+    # benchmark script driving this one) keeps its own.
+    os.environ.setdefault(COMMAND_VARIABLE, shlex.join(["aca-bench", *sys.argv[1:]]))
 
 
 for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):

@@ -12,6 +12,7 @@ import torch
 from benchmark.errors import BenchError
 
 _PACKAGES = ("aca-bench", "torch", "torchvision", "opacus", "numpy")
+COMMAND_VARIABLE = "ACA_BENCH_COMMAND"  # the aca-bench command line a run came from (set by the CLI)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -70,4 +71,5 @@ def environment(device: torch.device) -> dict:
         "device_name": device_name(device),
         "threads": torch.get_num_threads(),
         "git_commit": _git_commit(),
+        "command": os.environ.get(COMMAND_VARIABLE),
     }

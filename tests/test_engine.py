@@ -136,19 +136,26 @@ def test_unstackable_algorithm_runs_one_model_at_a_time_with_the_same_result(tin
         torch.testing.assert_close(looped.params[name], p, rtol=1e-4, atol=1e-5)
 
 
-def test_bf16_precision_trains_as_well_as_fp32_but_not_identically(tiny_mnist):
+def test_bf16_precision_steps_like_fp32_but_not_identically(tiny_mnist):
+    # Compare what training does to the weights, not end accuracies: on 256 digits two models' test
+    # accuracy moves by 0.1-0.2 with the processor's rounding, while the direction of the first steps
+    # agrees across precisions up to bfloat16's ~3 significant digits on any CPU.
     task, data = tiny_mnist
     cpu = torch.device("cpu")
-    hp = dict(HP, epochs=4)
-    fp32 = train_stack(task, data, ERM(), [hp] * 2, [0.0, 0.0], [0, 1], cpu)
-    bf16 = train_stack(task, data, ERM(), [dict(hp, precision="bf16")] * 2, [0.0, 0.0], [0, 1], cpu)
+    hp = dict(HP, epochs=1)
+    start = train_stack(task, data, ERM(), [hp] * 2, [0.0, 0.0], [0, 1], cpu, max_steps=0)
+    fp32 = train_stack(task, data, ERM(), [hp] * 2, [0.0, 0.0], [0, 1], cpu, max_steps=4)
+    bf16 = train_stack(
+        task, data, ERM(), [dict(hp, precision="bf16")] * 2, [0.0, 0.0], [0, 1], cpu, max_steps=4
+    )
     assert bf16.model.autocast_dtype is torch.bfloat16
     assert all(p.dtype == torch.float32 for p in bf16.params.values())
-    assert not torch.allclose(fp32.params["0.weight"], bf16.params["0.weight"])
-    acc32 = [m["clean_accuracy"] for m in evaluate(task, data, fp32)]
-    acc16 = [m["clean_accuracy"] for m in evaluate(task, data, bf16)]
-    assert min(acc32) > 0.5  # the models learnt something, so the comparison means something
-    assert abs(sum(acc16) - sum(acc32)) / 2 < 0.08
+    for name, p0 in start.params.items():
+        d32 = (fp32.params[name] - p0).flatten(1)
+        d16 = (bf16.params[name] - p0).flatten(1)
+        assert (d32.norm(dim=1) > 0).all() and not torch.equal(d32, d16)
+        cosine = torch.nn.functional.cosine_similarity(d32, d16, dim=1)
+        assert (cosine > 0.95).all(), (name, cosine)
 
 
 def test_cpus_vmap_matrix_models_and_step_convolutional_ones_in_turn(tiny_mnist):

@@ -1,0 +1,110 @@
+"""Markdown tables rendered from committed records into the README and docs/, so no number is typed.
+
+A document holds blocks like
+
+    <!-- records: leaderboard/reference/quick columns=config,alpha_star,clean_accuracy_at_0,seeds -->
+    ...generated table...
+    <!-- /records -->
+
+`render(text, root)` replaces each block's body with the alpha* table of that results store (the
+columns named, in order; `where=COLUMN:TEXT` keeps rows whose column contains TEXT) followed by one
+provenance line: how many records, the command, the commit, the device and the date they came from.
+"""
+
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark.aggregate import critical_table, runs_frame
+from benchmark.errors import BenchError
+from benchmark.store import load_records
+
+BLOCK = re.compile(r"(<!-- records: (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- /records -->)", re.DOTALL)
+
+
+def _num(digits: int) -> Callable[[Any], str]:
+    def fmt(v: Any) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "-"
+        if isinstance(v, float) and math.isinf(v):
+            return "inf"
+        return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+
+    return fmt
+
+
+# column -> (header, formatter of the cell's value); a formatter may read the whole row
+COLUMNS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "task": ("task", str),
+    "config": ("configuration", str),
+    "alpha_star_text": ("alpha* [95%]", str),
+    "success_at_0": ("S(0)", _num(3)),
+    "clean_accuracy_at_0": ("clean acc (α=0)", _num(3)),
+    "worst_group_accuracy_at_0": ("worst-group acc (α=0)", _num(3)),
+    "epsilon": ("epsilon spent", _num(3)),
+    "seeds": ("seeds", str),
+    "runs": ("runs", str),
+}
+
+
+def table(crit: pd.DataFrame, columns: list[str]) -> str:
+    """A Markdown table of `columns` of an alpha* table (`aggregate.critical_table`)."""
+    unknown = [c for c in columns if c not in crit.columns]
+    if unknown:
+        raise BenchError(f"unknown column '{unknown[0]}' (known: {', '.join(crit.columns)})")
+    heads = [COLUMNS.get(c, (c, _num(3)))[0] for c in columns]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(columns)]
+    for _, row in crit.iterrows():
+        cells = [COLUMNS.get(c, (c, _num(3)))[1](row[c]) for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def provenance(records: list[dict]) -> str:
+    """One line: record count, commands, commits, devices and the date range of `records`."""
+    envs = [r.get("environment", {}) for r in records]
+    commands = sorted({e.get("command") or "unrecorded" for e in envs})
+    commits = sorted({(e.get("git_commit") or "unknown")[:12] for e in envs})
+    devices = sorted({e.get("device_name") or e.get("device") or "unknown" for e in envs})
+    dates = sorted(r.get("finished_at", "")[:10] for r in records)
+    when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+    return (
+        f"{len(records)} records; command: {'; '.join(f'`{c}`' for c in commands)}; "
+        f"commit {', '.join(commits)}; {', '.join(devices)}; {when}."
+    )
+
+
+def _parse(spec: str) -> tuple[str, dict[str, str]]:
+    parts = spec.split()
+    if not parts:
+        raise BenchError("a records block needs a results folder")
+    opts = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+    return parts[0], opts
+
+
+def render_block(spec: str, root: Path, target: float = 0.9) -> str:
+    """The generated body of one block."""
+    folder, opts = _parse(spec)
+    records, problems = load_records(str(root / folder))
+    if problems or not records:
+        raise BenchError(f"{folder}: {problems[0] if problems else 'no run records'}")
+    crit = critical_table(runs_frame(records), float(opts.get("target", target)))
+    if "where" in opts:
+        col, _, text = opts["where"].partition(":")
+        crit = crit[crit[col].astype(str).str.contains(text, regex=False)]
+    columns = opts.get("columns", "config,alpha_star_text,success_at_0,clean_accuracy_at_0,seeds").split(",")
+    return table(crit, columns) + "\n\n" + provenance(records) + "\n"
+
+
+def render(text: str, root: Path) -> str:
+    """`text` with every records block regenerated from the stores under `root`."""
+    return BLOCK.sub(lambda m: m.group(1) + render_block(m.group("spec"), root) + m.group(4), text)
+
+
+def documents(root: Path) -> list[Path]:
+    """The files that may hold records blocks: README.md and docs/*.md."""
+    return [p for p in [root / "README.md", *sorted((root / "docs").glob("*.md"))] if p.is_file()]

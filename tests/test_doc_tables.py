@@ -1,0 +1,71 @@
+"""Results tables in README.md and docs/ are rendered from committed records (benchmark/doc_tables.py)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmark.doc_tables import documents, render
+from benchmark.errors import BenchError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _store(folder: Path, curves: dict[str, list[float]]) -> None:
+    """Records of two configurations (lr 0.1, lr 0.2) on alphas 0, 0.01, 0.1, three seeds each."""
+    folder.mkdir(parents=True)
+    lines = []
+    for lr, successes in curves.items():
+        for seed in range(3):
+            for alpha, s in zip([0.0, 0.01, 0.1], successes, strict=True):
+                lines.append(
+                    {
+                        "run_id": f"{lr}-{seed}-{alpha}",
+                        "experiment": "e",
+                        "alpha": alpha,
+                        "seed": seed,
+                        "n_train": 1000,
+                        "n_collective": round(alpha * 1000),
+                        "task": {"name": "mnist_patch", "version": "1", "params": {}},
+                        "algorithm": {"name": "erm", "hparams": {"lr": float(lr)}},
+                        "metrics": {"success": s, "clean_accuracy": 0.95},
+                        "wall_time_s": 1.0,
+                        "finished_at": "2026-11-29T14:00:00+00:00",
+                        "environment": {
+                            "command": "aca-bench run x",
+                            "git_commit": "a" * 40,
+                            "device": "cpu",
+                        },
+                    }
+                )
+    (folder / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+
+def test_a_block_is_replaced_by_the_table_of_its_store(tmp_path):
+    _store(tmp_path / "ref", {"0.1": [0.0, 0.5, 1.0], "0.2": [0.0, 0.95, 1.0]})
+    head = "<!-- records: ref columns=config,alpha_star_text,seeds -->\n"
+    doc = "before\n" + head + "stale text\n<!-- /records -->\nafter\n"
+    out = render(doc, tmp_path)
+    assert out.startswith("before\n" + head)
+    assert out.endswith("<!-- /records -->\nafter\n") and "stale text" not in out
+    rows = [ln for ln in out.splitlines() if ln.startswith("| erm")]
+    # lr 0.1 crosses 0.9 between 0.01 (S 0.5) and 0.1 (S 1.0): log-interpolated at 0.8 of the way
+    assert rows[0].startswith("| erm(lr=0.1) | 0.0631 ") and rows[0].endswith("| 3 |")
+    assert rows[1].startswith("| erm(lr=0.2) | <= 0.01")  # crosses before the first positive alpha
+    assert "18 records; command: `aca-bench run x`; commit aaaaaaaaaaaa; cpu; 2026-11-29." in out
+    assert render(out, tmp_path) == out  # rendering is idempotent
+
+
+def test_where_keeps_matching_rows_and_bad_blocks_name_the_problem(tmp_path):
+    _store(tmp_path / "ref", {"0.1": [0.0, 0.5, 1.0], "0.2": [0.0, 0.95, 1.0]})
+    doc = "<!-- records: ref where=config:lr=0.2 columns=config -->\n<!-- /records -->"
+    assert "erm(lr=0.1)" not in render(doc, tmp_path) and "erm(lr=0.2)" in render(doc, tmp_path)
+    with pytest.raises(BenchError, match="unknown column 'nope'"):
+        render("<!-- records: ref columns=nope -->\n<!-- /records -->", tmp_path)
+    with pytest.raises(BenchError, match="no results in"):
+        render("<!-- records: missing -->\n<!-- /records -->", tmp_path)
+
+
+def test_the_committed_docs_are_current_with_the_committed_records():
+    stale = [p.name for p in documents(ROOT) if render(p.read_text(), ROOT) != p.read_text()]
+    assert not stale, f"run `aca-bench docs render`: stale tables in {stale}"
