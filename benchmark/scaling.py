@@ -344,3 +344,36 @@ def series_dict(s: Series) -> dict:
             "n_boot_used": f.n_boot_used,
         }
     return {"task": s.task, "series": s.label, "budget": s.budget, "points": points, "fit": fit}
+
+
+def markdown(series: list[Series]) -> str:
+    """Markdown tables for the docs (`benchmark.doc_tables`, view=scaling): alpha* and members* per n of
+    every series, then each series' fit and its extrapolation beside the published figure."""
+    rows = [
+        "| series | n | epochs | steps | alpha* [95%] | members* [95%] | clean acc (α=0) | seeds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    fits = [
+        f"| series | slope [95%] | n fitted | alpha* at n = {PUBLISHED_N:,} [95%] | members* there [95%] "
+        "| published |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in series:
+        name = f"{s.label}, {s.budget}"
+        for p in s.points:
+            rows.append(
+                f"| {name} | {p.n_train} | {_num(p.epochs, 'd')} | {_num(p.steps, 'd')} | "
+                f"{_interval(p.critical, 1.0, '.3g')} | {_interval(p.critical, p.n_train, '.0f')} | "
+                f"{_num(p.clean_accuracy, '.3f')} | {p.critical.n_seeds} |"
+            )
+        f = s.fit
+        if f is None:
+            fits.append(f"| {name} | no fit (alpha* reached at fewer than two n) | | | | |")
+            continue
+        m, m_lo, m_hi = f.members_at_n
+        fits.append(
+            f"| {name} | {f.slope:.2f} [{f.slope_low:.2f}, {f.slope_high:.2f}] | {f.n_points} | "
+            f"{percent(f.alpha_at_n)} [{percent(f.alpha_at_n_low)}, {percent(f.alpha_at_n_high)}] | "
+            f"{m:.0f} [{m_lo:.0f}, {m_hi:.0f}] | ~{PUBLISHED_ALPHA:.1%} |"
+        )
+    return "\n".join(rows) + "\n\n" + "\n".join(fits)

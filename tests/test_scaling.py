@@ -244,3 +244,23 @@ def test_builtin_scaling_suite_places_the_same_members_at_every_n():
     counts = {tuple(collective_size(e.task_params["n_train"], a) for a in e.alphas) for e in erm}
     assert len(counts) == 1
     assert all(len(e.seeds) >= 5 for e in suite.experiments)
+
+
+def test_docs_scaling_view_renders_the_tables_and_the_fit(tmp_path):
+    from benchmark.doc_tables import render
+
+    recs = synthetic_records(-1.0, FIXED_EPOCHS)
+    for r in recs:
+        r["finished_at"] = "2026-11-29T14:00:00+00:00"
+        r["environment"] = {"command": "aca-bench run scaling", "git_commit": "b" * 40, "device": "cpu"}
+    Store(tmp_path / "scaling").append(recs)
+    doc = "<!-- records: scaling view=scaling -->\nstale\n<!-- /records -->\n"
+    out = render(doc, tmp_path)
+    assert "stale" not in out
+    body = out.splitlines()
+    assert sum(line.startswith("| erm, 10 epochs | ") for line in body) == len(N_VALUES) + 1
+    fit_row = next(line for line in body if line.startswith("| erm, 10 epochs | -"))
+    slope = float(fit_row.split("|")[2].split()[0])
+    assert slope == pytest.approx(-1.0, abs=0.15)
+    assert "`aca-bench run scaling`" in out and "~0.1%" in out
+    assert render(out, tmp_path) == out
