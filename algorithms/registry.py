@@ -13,13 +13,11 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from algorithms.base import Algorithm
+from algorithms.cards import BUILTIN_DIR, card_files, read_yaml
 from benchmark.errors import BenchError
 
 ENTRY_POINT_GROUP = "aca_bench.algorithms"
-BUILTIN_DIR = Path(__file__).parent
 KNOWN_NEEDS = ("groups",)
 _SCHEMA: dict[str, tuple[type, ...]] = {
     "name": (str,),
@@ -32,8 +30,9 @@ _SCHEMA: dict[str, tuple[type, ...]] = {
     "needs": (list,),
     "stackable": (bool,),
     "grid": (dict,),
+    "tradeoff_axes": (dict,),  # hparam -> axis label: the site plots alpha* against each
 }
-_OPTIONAL = {"paper", "code", "needs", "grid"}
+_OPTIONAL = {"paper", "code", "needs", "grid", "tradeoff_axes"}
 
 
 @dataclass
@@ -121,6 +120,13 @@ def _check_contract(card: dict, cls: type[Algorithm], source: str) -> list[str]:
                 hparams[key].coerce(key, v)
             except BenchError as exc:
                 problems.append(_problem(source, f"grid.{key}", exc.message))
+    for key, label in (card.get("tradeoff_axes") or {}).items():
+        if key not in hparams:
+            problems.append(_problem(source, f"tradeoff_axes.{key}", "not a hyperparameter of the algorithm"))
+        elif not isinstance(label, str) or not label:
+            problems.append(
+                _problem(source, f"tradeoff_axes.{key}", "the axis label must be a non-empty string")
+            )
     if card["stackable"] != cls.stackable:
         problems.append(
             _problem(source, "stackable", f"entry says {card['stackable']}, class says {cls.stackable}")
@@ -130,26 +136,9 @@ def _check_contract(card: dict, cls: type[Algorithm], source: str) -> list[str]:
     return problems
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML file; malformed YAML is a one-line BenchError naming the file and line."""
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise BenchError(f"{path}:{where} malformed YAML: {getattr(exc, 'problem', exc)}") from None
-    except OSError as exc:
-        raise BenchError(f"cannot read {path}: {exc.strerror}") from None
-
-
 def entry_sources(extra: list[Path] | None = None) -> list[tuple[str, Any]]:
     """(source, card) pairs from built-in, environment, explicit and plugin locations."""
-    folders = [BUILTIN_DIR]
-    folders += [Path(p) for p in os.environ.get("ACA_BENCH_REGISTRY", "").split(os.pathsep) if p]
-    files: list[Path] = []
-    for p in [*folders, *(extra or [])]:
-        p = Path(p)
-        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+    files = card_files(extra)
     out = []
     for folder in {f.parent.resolve() for f in files}:
         if str(folder) not in sys.path and folder != BUILTIN_DIR.resolve():

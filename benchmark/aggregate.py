@@ -1,9 +1,16 @@
-"""Records -> tables: S(alpha) per configuration (mean, std over seeds) and alpha* per configuration."""
+"""Records -> tables: S(alpha) per configuration (mean, std over seeds) and alpha* per configuration.
 
+Also the per-group accuracy and privacy tables and each configuration's provenance (date, device,
+commit). Torch-free: the leaderboard site renders from these tables alone.
+"""
+
+import math
+
+import numpy as np
 import pandas as pd
 
 from benchmark.critical import CriticalMass, critical_mass
-from benchmark.plan import canonical
+from benchmark.ids import canonical
 
 TARGET = 0.9
 
@@ -32,6 +39,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
                 "worst_group_accuracy": m.get("worst_group_accuracy"),
                 "epsilon": r.get("algorithm_record", {}).get("epsilon_spent"),
                 "wall_time_s": r["wall_time_s"],
+                **_extra_columns(r),
             }
         )
     return pd.DataFrame(rows)
@@ -95,6 +103,123 @@ def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
                 "epsilon": df["epsilon"].dropna().max() if df["epsilon"].notna().any() else None,
                 "seeds": int(df["seed"].nunique()),
                 "runs": len(df),
+                **_bound_columns(df, cm),
+                **_provenance(df),
             }
         )
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ additions: bounds, provenance, tables
+def _extra_columns(r: dict) -> dict:
+    """Per-run columns beyond the metrics: full hparams, groups, privacy record and provenance."""
+    env = r.get("environment") if isinstance(r.get("environment"), dict) else {}
+    extra = r.get("algorithm_record") or {}
+    groups = r["metrics"].get("group_accuracy")
+    return {
+        "hparams": r["algorithm"]["hparams"],
+        "group_accuracy": groups if isinstance(groups, dict) else None,
+        "delta": extra.get("delta"),
+        "noise_multiplier": extra.get("noise_multiplier"),
+        "accountant": extra.get("accountant"),
+        "finished_at": r.get("finished_at"),
+        "device": env.get("device_name") or env.get("device"),
+        "git_commit": env.get("git_commit"),
+    }
+
+
+def _joined(values: pd.Series) -> str | None:
+    """The distinct non-empty values, sorted and joined with ', ' (None when there are none)."""
+    distinct = sorted({str(v) for v in values if isinstance(v, str) and v})
+    return ", ".join(distinct) or None
+
+
+def _bound_columns(df: pd.DataFrame, cm) -> dict:
+    """alpha_max (largest alpha tried for THIS configuration), the alpha* text naming it, and the
+    non-monotone flag of the mean curve."""
+    alpha_max = float(df["alpha"].max())
+    out = {"alpha_max": alpha_max, "non_monotone": non_monotone(df)}
+    if cm is not None and cm.status == "not_reached":
+        low = "" if cm.low is None else f" [{cm.low:.3g}, not reached]"
+        out["alpha_star_text"] = f"not reached (> {alpha_max:g}){low}"
+    return out
+
+
+def _provenance(df: pd.DataFrame) -> dict:
+    """When (latest finish, ISO date), where (device names) and from which commit(s) the runs came."""
+    finished = [str(v) for v in df.get("finished_at", pd.Series(dtype=object)) if isinstance(v, str)]
+    return {
+        "finished_at": max(finished) if finished else None,
+        "device": _joined(df.get("device", pd.Series(dtype=object))),
+        "git_commit": _joined(df.get("git_commit", pd.Series(dtype=object))),
+    }
+
+
+def non_monotone(df: pd.DataFrame) -> bool:
+    """True when the mean success falls from a smaller alpha to a larger one by more than twice the
+    standard error of the difference (seed spread). Needs 2 seeds at both alphas to judge."""
+    g = df.groupby("alpha", sort=True)["success"]
+    mean, sd, n = g.mean().to_numpy(), g.std().to_numpy(), g.count().to_numpy()
+    se2 = np.where(n > 1, np.nan_to_num(sd) ** 2 / np.maximum(n, 1), math.nan)
+    for i in range(len(mean)):
+        for j in range(i + 1, len(mean)):
+            spread = 2 * math.sqrt(se2[i] + se2[j])
+            if not math.isnan(spread) and mean[i] - mean[j] > spread:
+                return True
+    return False
+
+
+def group_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean accuracy of each group at alpha = 0 per configuration (task, config, config_id, group,
+    accuracy, seeds); empty when no run recorded per-group accuracy."""
+    rows = []
+    base = (
+        runs[(runs["alpha"] == 0.0) & runs["group_accuracy"].notna()]
+        if "group_accuracy" in runs
+        else runs[:0]
+    )
+    for (task, config, config_id), df in base.groupby(["task", "config", "config_id"], sort=True):
+        per: dict[str, list[float]] = {}
+        for groups in df["group_accuracy"]:
+            for name, value in groups.items():
+                per.setdefault(str(name), []).append(float(value))
+        for name, values in sorted(per.items()):
+            rows.append(
+                {
+                    "task": task,
+                    "config": config,
+                    "config_id": config_id,
+                    "group": name,
+                    "accuracy": sum(values) / len(values),
+                    "seeds": len(values),
+                }
+            )
+    return pd.DataFrame(rows, columns=["task", "config", "config_id", "group", "accuracy", "seeds"])
+
+
+PRIVACY_COLUMNS = ["task", "config", "config_id", "epsilon", "delta", "noise_multiplier", "accountant"]
+
+
+def privacy_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """What private configurations recorded: epsilon spent (max over runs), delta, the largest noise
+    multiplier and the accountant; one row per configuration that recorded any of them."""
+    rows = []
+    cols = [c for c in ("epsilon", "delta", "noise_multiplier") if c in runs]
+    for (task, config, config_id), df in runs.groupby(["task", "config", "config_id"], sort=True):
+        if not cols or not df[cols].notna().to_numpy().any():
+            continue
+        accountants = df["accountant"] if "accountant" in df else pd.Series(dtype=object)
+        rows.append(
+            {
+                "task": task,
+                "config": config,
+                "config_id": config_id,
+                "epsilon": df["epsilon"].dropna().max() if df["epsilon"].notna().any() else None,
+                "delta": df["delta"].dropna().max() if df["delta"].notna().any() else None,
+                "noise_multiplier": df["noise_multiplier"].dropna().max()
+                if df["noise_multiplier"].notna().any()
+                else None,
+                "accountant": _joined(accountants),
+            }
+        )
+    return pd.DataFrame(rows, columns=PRIVACY_COLUMNS)

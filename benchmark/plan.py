@@ -2,7 +2,6 @@
 
 import hashlib
 import itertools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,13 +9,9 @@ from typing import Any
 from algorithms import registry
 from benchmark.collective import check_alpha
 from benchmark.errors import BenchError
+from benchmark.ids import canonical
 from benchmark.params import resolve
 from tasks.registry import get_task
-
-
-def canonical(obj: Any) -> str:
-    """Canonical JSON: sorted keys, no whitespace; the basis of run ids."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

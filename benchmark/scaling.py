@@ -23,7 +23,7 @@ import numpy as np
 
 from benchmark.critical import REACHED, CriticalMass, critical_mass, crossing
 from benchmark.errors import BenchError
-from benchmark.plan import canonical
+from benchmark.ids import canonical
 
 PUBLISHED_N = 60_000  # full MNIST training set
 PUBLISHED_ALPHA = 0.001  # "SGD needs ~0.1% of MNIST" (Solanki, Bhange, Aivodji, Creager)

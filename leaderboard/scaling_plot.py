@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogLocator
 
 from benchmark.scaling import (
     N_BOOT,
@@ -22,7 +21,7 @@ from benchmark.scaling import (
     percent,
     scaling_series,
 )
-from leaderboard.plots import _RC, _colors, _label, _plain_ticks, _svg
+from leaderboard.plots import _RC, _colors, _label, _set_ticks, _svg, nice_ticks
 
 PLOT_PATH = "scaling/alpha_star_vs_n.svg"
 
@@ -94,8 +93,9 @@ def scaling_svg(series: list[Series]) -> bytes:
     extrapolation's interval as a bar there, and the published point as a black star. An n whose alpha*
     was not reached has no point (the page's table lists it)."""
     with mpl.rc_context(_RC):
-        fig = Figure(figsize=(10.0, 4.6 + 0.18 * (len(series) + 1) / 2), layout="constrained")
+        fig = Figure(figsize=(11.0, 5.0 + 0.3 * (len(series) + 1) / 2), layout="constrained")
         axes = fig.subplots(1, 2)
+        shown: dict[bool, list[float]] = {False: [], True: []}  # y values drawn per panel (by n?), for ticks
         for color, s in zip(_colors(len(series)), series, strict=True):
             name = _label(f"{s.task} / {s.label}, {s.budget}")
             for ax, scale_by_n in zip(axes, (False, True), strict=True):
@@ -109,6 +109,8 @@ def scaling_svg(series: list[Series]) -> bytes:
                     [y - lo * f for y, lo, f in zip(ys, lows, k, strict=True)],
                     [hi * f - y for y, hi, f in zip(ys, highs, k, strict=True)],
                 ]
+                shown[scale_by_n].extend(y - e for y, e in zip(ys, yerr[0], strict=True))
+                shown[scale_by_n].extend(y + e for y, e in zip(ys, yerr[1], strict=True))
                 if pts:
                     ax.errorbar(
                         xs,
@@ -133,6 +135,7 @@ def scaling_svg(series: list[Series]) -> bytes:
                     ax.plot(ns, line, color=color, linestyle=style, linewidth=1.2)
                 mult = f.at_n if scale_by_n else 1
                 mid = f.alpha_at_n * mult
+                shown[scale_by_n].extend([f.alpha_at_n_low * mult, f.alpha_at_n_high * mult])
                 ax.errorbar(
                     [f.at_n],
                     [mid],
@@ -144,9 +147,10 @@ def scaling_svg(series: list[Series]) -> bytes:
                     markerfacecolor="none",
                 )
         for ax, scale_by_n in zip(axes, (False, True), strict=True):
+            published = PUBLISHED_ALPHA * (PUBLISHED_N if scale_by_n else 1)
             ax.plot(
                 [PUBLISHED_N],
-                [PUBLISHED_ALPHA * (PUBLISHED_N if scale_by_n else 1)],
+                [published],
                 marker="*",
                 markersize=13,
                 color="black",
@@ -156,17 +160,16 @@ def scaling_svg(series: list[Series]) -> bytes:
             ax.set_xscale("log")
             ax.set_yscale("log")
             ns = sorted({p.n_train for s in series for p in s.points} | {PUBLISHED_N})
-            ax.set_xticks(ns)
+            _set_ticks(ax.xaxis, [float(n) for n in ns])
             ax.tick_params(axis="x", labelrotation=45)
-            _plain_ticks(ax.xaxis)
-            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-            _plain_ticks(ax.yaxis)
+            ys = [y for y in [*shown[scale_by_n], published] if y > 0]
+            _set_ticks(ax.yaxis, nice_ticks(min(ys), max(ys)))
             ax.set_xlabel("training-set size n (log scale)")
         axes[0].set_ylabel("alpha* (log scale)")
         axes[1].set_ylabel("members* = alpha* x n (log scale)")
         axes[0].set_title("critical mass as a fraction")
         axes[1].set_title("critical mass as a count")
-        fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+        fig.legend(loc="outside lower center", ncols=1, frameon=False)
         return _svg(fig)
 
 
@@ -183,7 +186,7 @@ def scaling_page(
         "plot": PLOT_PATH,
         "published_alpha": f"{PUBLISHED_ALPHA:.1%}",
         "published_n": f"{PUBLISHED_N:,}",
-        "n_boot": f"{n_boot:,}",
+        "scaling_n_boot": f"{n_boot:,}",
         "steps_tolerance": f"{STEPS_TOLERANCE:.0%}",
     }
     return context, {PLOT_PATH: scaling_svg(series)}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.plan import canonical
+from benchmark.ids import canonical
 from benchmark.store import Store
 
 ENV_CPU = {
@@ -197,8 +197,9 @@ def test_pages_plots_and_downloads_are_written(site):
         "algorithms/groupdro.html",
         "plots/mnist_patch-curves.svg",
         "plots/waterbirds-curves.svg",
-        "plots/mnist_patch-alpha-vs-epsilon.svg",
-        "plots/mnist_patch-alpha-vs-clip.svg",
+        "plots/mnist_patch-dpsgd-alpha-vs-target_epsilon.svg",
+        "plots/mnist_patch-dpsgd-alpha-vs-max_grad_norm.svg",
+        "submit.html",
         "data/leaderboard.csv",
         "data/leaderboard.json",
         "data/curves.csv",
@@ -207,9 +208,8 @@ def test_pages_plots_and_downloads_are_written(site):
     }
     assert expected <= files
     assert "algorithms/xss-algo.html" in files  # a registry entry without results still gets its card
-    # trade-off plots only where epsilon / C were swept
-    assert "plots/waterbirds-alpha-vs-epsilon.svg" not in files
-    assert "plots/waterbirds-alpha-vs-clip.svg" not in files
+    # trade-off plots only for axes a card declares and the configurations sweep (groupdro's eta_q is not)
+    assert not [f for f in files if f.startswith("plots/waterbirds-") and "-alpha-vs-" in f]
 
 
 def test_index_table_values_not_reached_and_optional_columns(site):
@@ -217,38 +217,55 @@ def test_index_table_values_not_reached_and_optional_columns(site):
     mnist = html.split('id="results-mnist_patch"')[1].split("</table>")[0]
     birds = html.split('id="results-waterbirds"')[1].split("</table>")[0]
     # epsilon column on the DP task only, worst-group column on the group task only
-    assert "&epsilon;</button>" in mnist and "Worst-group" not in mnist
-    assert "Worst-group" in birds and "&epsilon;</button>" not in birds
+    assert "\u03b5 spent</button>" in mnist and "Worst-group" not in mnist
+    assert "Worst-group" in birds and "\u03b5 spent</button>" not in birds
     assert mnist.count("<tr data-config=") == 5 and birds.count("<tr data-config=") == 2
     nr = mnist.split('data-config="dpsgd(max_grad_norm=0.5, target_epsilon=1.0)"')[1].split("</tr>")[0]
-    assert 'data-status="not_reached"' in nr and ">not reached<" in nr and 'data-sort-value="Infinity"' in nr
+    assert 'data-status="not_reached"' in nr and ">not reached (&gt; 0.1)<" in nr
+    assert 'col-rank" data-sort-value="5">5<' in nr  # certainly above every reached alpha*
     assert 'class="num col-epsilon" data-sort-value="0.98">0.98<' in nr
     erm = mnist.split('data-config="erm"')[1].split("</tr>")[0]
     assert 'data-status="reached"' in erm and 'col-s0" data-sort-value="0.02">0.020<' in erm
     assert 'col-seeds" data-sort-value="2">2<' in erm and 'col-runs" data-sort-value="8">8<' in erm
+    assert 'class="interval"' not in mnist  # 2 seeds: no interval shown
     dro = birds.split('data-config="groupdro"')[1].split("</tr>")[0]
     assert 'data-status="at_most"' in dro and "\u2264 0.001" in dro  # crossed between 0 and the first alpha
     assert 'col-worst" data-sort-value="0.81">0.810<' in dro
-    # rows ranked by alpha*, not reached last
+    # rows ranked by alpha*, not reached last; the order is stated above each table
     assert mnist.index('data-config="erm"') < mnist.index('data-status="not_reached"')
+    assert html.count("Ranked least resistant first") == 2
+    # provenance: date, device and the full commit, linked
+    assert "2026-01-01" in nr and "NVIDIA H100 80GB HBM3" in nr
+    assert 'href="https://github.com/aca-bench/aca-bench/commit/0123456789abcdef0123"' in nr
 
 
 def test_task_algorithm_and_methodology_pages(site):
     task = _read(site, "tasks/mnist_patch.html")
     assert (
         'src="../plots/mnist_patch-curves.svg"' in task
-        and 'src="../plots/mnist_patch-alpha-vs-clip.svg"' in task
+        and 'src="../plots/mnist_patch-dpsgd-alpha-vs-max_grad_norm.svg"' in task
     )
-    assert 'id="privacy"' in task and ">0.98<" in task and ">4<" in task  # epsilon spent, noise at eps 1
+    privacy = task.split('id="privacy"')[1].split("</table>")[0]
+    assert ">0.98<" in privacy and ">4<" in privacy  # epsilon spent, noise at eps 1
+    # the privacy table's hyperparameter columns are the axes dpsgd's card declares
+    assert "privacy budget epsilon (nominal)" in privacy and "clipping threshold C" in privacy
+    assert "target_delta" not in task
+    assert "the collective stamps a small square patch" in task  # description from the task's docstring
     birds = _read(site, "tasks/waterbirds.html")
     assert 'id="groups"' in birds and "waterbird/land" in birds and 'id="privacy"' not in birds
     erm = _read(site, "algorithms/erm.html")
     assert "Empirical risk minimisation" in erm and "<dt>Licence</dt><dd>MIT</dd>" in erm
     assert 'href="../tasks/mnist_patch.html"' in erm and 'href="../tasks/waterbirds.html"' in erm
     dp = _read(site, "algorithms/dpsgd.html")
-    assert "No registry entry" in dp or "<dt>Licence</dt>" in dp  # a card once DP-SGD registers
+    assert "<dt>Licence</dt>" in dp and "<code>engine: opacus</code>" in dp  # card Markdown rendered
+    # the grids the built-in suites run, as their YAML sets them
+    suites = dp.split('id="suites"')[1].split("</table>")[0]
+    assert "<td>dp_epsilon</td><td>mnist-dpsgd-epsilon</td>" in suites and "<code>lr: 1</code>" in suites
+    submit = _read(site, "submit.html")
+    assert "aca-bench validate" in submit and "tradeoff_axes" in submit
     method = _read(site, "methodology.html")
-    assert "NVIDIA H100 80GB HBM3" in method and "torch 2.9.0" in method and "0123456789ab" in method
+    assert "NVIDIA H100 80GB HBM3" in method and "torch 2.9.0" in method
+    assert "0123456789abcdef0123" in method
     assert "<dt>y_star</dt><dd><code>8</code></dd>" in method and "2,000 resamples" in method
 
 
@@ -309,7 +326,7 @@ def test_cli_builds_and_refuses_a_folder_that_is_not_a_site(cli, tmp_path):
 
 
 def test_slugs_are_safe_and_distinct():
-    from leaderboard.build import safe_url, slug
+    from leaderboard.text import safe_url, slug
 
     assert slug("erm") == "erm" and slug("mnist_patch") == "mnist_patch"
     names = ["ERM", "erm", "a/b", "a b", "../x", "<script>"]
@@ -319,7 +336,8 @@ def test_slugs_are_safe_and_distinct():
 
 
 def test_a_non_private_reference_with_infinite_epsilon(tmp_path):
-    """target_epsilon = inf (no noise) shows as inf, stays off the trade-off axis; the JSON stays strict."""
+    """target_epsilon = inf (no noise) shows as inf, is a reference line off the trade-off axis; the JSON
+    stays strict: the infinite value is null and its field is named in infinite_fields."""
     from leaderboard.build import build_site
 
     recs = []
@@ -340,7 +358,14 @@ def test_a_non_private_reference_with_infinite_epsilon(tmp_path):
             )
     build_site(write_store(tmp_path / "store", recs), tmp_path / "site")
     doc = json.loads((tmp_path / "site/data/leaderboard.json").read_text(), parse_constant=pytest.fail)
-    assert sorted(str(r["epsilon"]) for r in doc["rows"]) == ["1.0", "8.0", "inf"]
+    by_eps = {r["hparams"]["target_epsilon"]: r for r in doc["rows"]}
+    assert set(by_eps) == {None, 8.0, 1.0} and by_eps[8.0]["epsilon"] == 8.0
+    assert by_eps[None]["epsilon"] is None
+    assert by_eps[None]["infinite_fields"] == ["epsilon", "hparams.target_epsilon"]
+    assert by_eps[8.0]["infinite_fields"] == []
+    csv = pd.read_csv(tmp_path / "site/data/leaderboard.csv", keep_default_na=False)
+    assert sorted(csv["infinite_fields"]) == ["", "", "epsilon;hparams.target_epsilon"]
     index = (tmp_path / "site/index.html").read_text()
     assert 'col-epsilon" data-sort-value="Infinity">inf<' in index
-    assert (tmp_path / "site/plots/mnist_patch-alpha-vs-epsilon.svg").exists()  # from the two finite epsilons
+    svg = (tmp_path / "site/plots/mnist_patch-dpsgd-alpha-vs-target_epsilon.svg").read_text()
+    assert "<svg" in svg  # from the two finite epsilons, inf as a reference line

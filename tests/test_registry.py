@@ -107,6 +107,20 @@ def test_import_failure_duplicate_name_and_bad_grid_are_refused(cli, tmp_path):
     assert f"{tmp_path / 'c' / 'gridbad.yaml'}: grid.speed: not a hyperparameter of the algorithm" in out
 
 
+def test_tradeoff_axes_must_name_hyperparameters_with_labels(cli, tmp_path):
+    """A card's trade-off axes are what the site plots alpha* against: each must be a declared
+    hyperparameter with a non-empty label."""
+    extra = "tradeoff_axes: {clip: '', speed: fast}\n"
+    write_algorithm(tmp_path / "d", "axesbad", "axesbad_impl", CLIPPED_SGD, extra=extra)
+    result = cli("validate", tmp_path / "d")
+    entry = tmp_path / "d" / "axesbad.yaml"
+    assert result.exit_code == 1
+    assert f"{entry}: tradeoff_axes.clip: the axis label must be a non-empty string" in result.output
+    assert f"{entry}: tradeoff_axes.speed: not a hyperparameter of the algorithm" in result.output
+    write_algorithm(tmp_path / "e", "axesok", "axesok_impl", CLIPPED_SGD, extra="tradeoff_axes: {clip: C}\n")
+    assert cli("validate", tmp_path / "e").exit_code == 0
+
+
 NAN = """
 from algorithms.erm import ERM
 

@@ -14,7 +14,7 @@ import pytest
 
 from benchmark.aggregate import critical_table, runs_frame
 from benchmark.errors import BenchError
-from benchmark.plan import canonical
+from benchmark.ids import canonical
 from benchmark.scaling import fit_curves, format_series, loglog_line, scaling_series, series_dict
 from benchmark.store import Store
 from benchmark.suite import parse_suite

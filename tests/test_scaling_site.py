@@ -38,6 +38,10 @@ def test_plot_is_a_deterministic_svg_with_both_panels(page):
 
 
 def test_page_renders_with_the_site_template(page):
+    """Rendered as the builder renders every page: its common context (site name, navigation) plus ours;
+    the page's own keys must not collide with the common ones."""
+    from leaderboard.build import SITE_NAME
+
     _, ctx, _ = page
     common = {
         "root": "",
@@ -45,12 +49,15 @@ def test_page_renders_with_the_site_template(page):
         "tasks": [],
         "algorithms": [],
         "target": TARGET,
-        "software": "x",
+        "software": "aca-bench",
+        "n_boot": 2000,
+        "site_name": SITE_NAME,
     }
+    assert not set(ctx) & set(common)
     html = environment().get_template("scaling.html").render(**common, **ctx)
     assert html.count("<table") == 2 and "extrapolation" in html.lower()
     assert f'src="{PLOT_PATH}"' in html
-    assert "60,000" in html and "0.1%" in html
+    assert "60,000" in html and "0.1%" in html and "(100 resamples)" in html
 
 
 def test_no_page_without_a_configuration_run_at_two_n():

@@ -1,7 +1,9 @@
 """The built site in a real browser: Debian's headless Chromium driven by Playwright for Python, against
-a local HTTP server. Tables hold the expected rows, every image loads, every internal link resolves,
-sorting works, registry text is shown and never run, and the console stays clean. A screenshot of the
-index is saved to test-artifacts/index.png.
+a local HTTP server. Every page, at desktop (1280 px) and phone (390 px) widths: the console stays
+clean, no page is wider than the viewport, every image loads, every internal link resolves, every
+table header has a tooltip and every sortable column sorts. Tables hold the expected rows and
+registry text is shown and never run. Screenshots of the index, the DP task page and the DP-SGD
+algorithm page at both widths are saved to test-artifacts/.
 
 Needs /usr/bin/chromium (CI: `apt-get update && apt-get install -y chromium`); skipped without it.
 """
@@ -62,11 +64,11 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
-    """A page that records console errors, page errors, failed requests and dialogs."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
+WIDTHS = (1280, 390)
+
+
+def _watch(pg) -> None:
+    """Record console errors and warnings, page errors, failed requests and dialogs in pg.problems."""
     pg.problems = []
     pg.on(
         "console",
@@ -76,6 +78,25 @@ def page(browser):
     pg.on("requestfailed", lambda r: pg.problems.append(f"request failed: {r.url}"))
     pg.on("response", lambda r: r.status >= 400 and pg.problems.append(f"HTTP {r.status}: {r.url}"))
     pg.on("dialog", lambda d: (pg.problems.append(f"dialog: {d.message}"), d.dismiss()))
+
+
+@pytest.fixture(params=WIDTHS, ids=lambda w: f"{w}px")
+def any_page(browser, request):
+    """A watched page at each tested viewport width."""
+    context = browser.new_context(viewport={"width": request.param, "height": 900})
+    pg = context.new_page()
+    _watch(pg)
+    pg.width = request.param
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A watched page at desktop width."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    _watch(pg)
     yield pg
     context.close()
 
@@ -92,19 +113,19 @@ def test_index_tables_sorting_and_screenshot(page, served):
     page.wait_for_load_state("load")
     mnist = _rows(page, "results-mnist_patch")
     birds = _rows(page, "results-waterbirds")
+    # columns: [config], rank, configuration, alpha*, algorithm, S0, clean, epsilon, seeds, runs, provenance
     assert [r[0] for r in mnist][:2] == ["dpsgd(max_grad_norm=1.0, target_epsilon=8.0)", "erm"]
+    assert [r[1] for r in mnist] == ["1", "2", "3", "4", "5"]
     assert len(mnist) == 5 and len(birds) == 2
     nr = next(r for r in mnist if r[0] == "dpsgd(max_grad_norm=0.5, target_epsilon=1.0)")
-    assert nr[3] == "not reached" and nr[6] == "0.98" and nr[-2:] == ["2", "8"]
+    assert nr[3] == "not reached (> 0.1)" and nr[7] == "0.98" and nr[8:10] == ["2", "8"]
+    assert "0123456789abcdef0123" in nr[10] and "2026-01-01" in nr[10]
     erm = next(r for r in mnist if r[0] == "erm")
-    assert erm[3].startswith("0.00") and "[" in erm[3] and erm[4] == "0.020" and erm[6] == "\u2013"
+    assert erm[3].startswith("0.00") and "[" not in erm[3] and erm[5] == "0.020" and erm[7] == "\u2013"
     dro = next(r for r in birds if r[0] == "groupdro")
-    assert dro[3].startswith("\u2264 0.001") and dro[6] == "0.810"
+    assert dro[3].startswith("\u2264 0.001") and dro[7] == "0.810"
     headers = page.eval_on_selector_all("#results-waterbirds thead th", "ths => ths.map(t => t.innerText)")
     assert any("Worst-group" in h for h in headers) and not any("\u03b5" in h for h in headers)
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "index.png"), full_page=True)
 
     alpha = "#results-mnist_patch thead th:nth-child(3) button"
     page.click(alpha)  # ascending: reached first, not reached last
@@ -113,13 +134,56 @@ def test_index_tables_sorting_and_screenshot(page, served):
     page.click(alpha)  # descending: not reached first
     assert _rows(page, "results-mnist_patch")[0][0] == "dpsgd(max_grad_norm=0.5, target_epsilon=1.0)"
     assert page.get_attribute("#results-mnist_patch thead th:nth-child(3)", "aria-sort") == "descending"
-    page.click("#results-mnist_patch thead th:nth-child(1) button")  # text column
+    page.click("#results-mnist_patch thead th:nth-child(2) button")  # text column
     assert [r[0] for r in _rows(page, "results-mnist_patch")] == sorted(order)
+    rank = "#results-mnist_patch thead th:nth-child(1) button"
+    page.click(rank)
+    assert [r[1] for r in _rows(page, "results-mnist_patch")] == ["1", "2", "3", "4", "5"]
+    page.click(rank)
+    assert [r[1] for r in _rows(page, "results-mnist_patch")] == ["5", "4", "3", "2", "1"]
     assert page.problems == []
 
 
-def test_every_page_link_and_image_resolves(page, served):
-    """Crawl from the index: every internal href/src answers 200, every <img> decodes, no console errors."""
+# In the page: check every sortable table's every column. Click each header twice; after each click
+# the column's keys (data-sort-value, else the text; numbers by Number) must be in order, empties last.
+SORT_CHECK = """
+() => {
+  const bad = [];
+  document.querySelectorAll("table.sortable").forEach((table, t) => {
+    const ths = Array.from(table.tHead.rows[0].cells);
+    ths.forEach((th, i) => {
+      const button = th.querySelector("button");
+      if (!button) { return; }
+      const numeric = th.getAttribute("data-type") === "number";
+      for (const click of [0, 1]) {
+        button.click();
+        const dir = th.getAttribute("aria-sort") === "ascending" ? 1 : -1;
+        const keys = Array.from(table.tBodies[0].rows).map(r => {
+          const c = r.cells[i];
+          let raw = c.getAttribute("data-sort-value");
+          if (raw === null) { raw = c.textContent.trim(); }
+          if (!numeric) { return raw.toLowerCase(); }
+          return raw === "" || isNaN(Number(raw)) ? null : Number(raw);
+        });
+        const present = keys.filter(k => k !== null);
+        if (keys.slice(0, present.length).some(k => k === null)) { bad.push([t, i, "empty not last"]); }
+        for (let j = 1; j < present.length; j++) {
+          const a = present[j - 1], b = present[j];
+          if ((dir > 0 && a > b) || (dir < 0 && a < b)) { bad.push([t, i, click, a, b]); break; }
+        }
+      }
+    });
+  });
+  return bad;
+}
+"""
+
+
+def test_every_page_at_desktop_and_phone_width(any_page, served):
+    """Crawl from the index: every page answers 200 and fits the viewport (wide tables scroll in their
+    own box), every internal href/src resolves (anchors too), every <img> decodes, every header has a
+    tooltip, every sortable column sorts, and the console stays clean."""
+    page = any_page
     seen, queue, checked = set(), [served + "index.html"], set()
     while queue:
         url = queue.pop()
@@ -129,10 +193,15 @@ def test_every_page_link_and_image_resolves(page, served):
         response = page.goto(url)
         assert response is not None and response.status == 200, url
         page.wait_for_load_state("load")
+        width = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+        assert width <= page.width, (url, width)
         broken = page.eval_on_selector_all(
             "img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
         )
         assert broken == [], (url, broken)
+        untitled = page.eval_on_selector_all("th", "ths => ths.filter(t => !t.title).map(t => t.innerText)")
+        assert untitled == [], (url, untitled)
+        assert page.evaluate(SORT_CHECK) == [], url
         refs = page.eval_on_selector_all(
             "a[href], link[href], img[src], script[src]",
             "els => els.map(e => e.getAttribute('href') || e.getAttribute('src'))",
@@ -153,16 +222,24 @@ def test_every_page_link_and_image_resolves(page, served):
                 html = page.request.get(path).text()
                 assert f'id="{anchor}"' in html, (url, ref)
     pages = {urlparse(u).path for u in seen}
-    assert {
+    assert pages == {
         "/index.html",
         "/methodology.html",
+        "/submit.html",
         "/tasks/mnist_patch.html",
         "/tasks/waterbirds.html",
         "/algorithms/erm.html",
         "/algorithms/dpsgd.html",
+        "/algorithms/groupdro.html",
         "/algorithms/xss-algo.html",
-    } <= pages
+    }
     assert any(p.endswith(".svg") for p in checked) and any(p.endswith("leaderboard.csv") for p in checked)
+    ARTIFACTS.mkdir(exist_ok=True)
+    for rel in ("index.html", "tasks/mnist_patch.html", "algorithms/dpsgd.html"):
+        page.goto(served + rel)
+        page.wait_for_load_state("load")
+        name = rel.replace("/", "-").removesuffix(".html")
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{page.width}px.png"), full_page=True)
     assert page.problems == []
 
 
@@ -186,10 +263,34 @@ def test_task_page_plots_and_tables(page, served):
     )
     assert [s for s, _ in sizes] == [
         "../plots/mnist_patch-curves.svg",
-        "../plots/mnist_patch-alpha-vs-epsilon.svg",
-        "../plots/mnist_patch-alpha-vs-clip.svg",
+        "../plots/mnist_patch-dpsgd-alpha-vs-target_epsilon.svg",
+        "../plots/mnist_patch-dpsgd-alpha-vs-max_grad_norm.svg",
     ]
     assert all(w > 300 for _, w in sizes)
-    privacy = page.eval_on_selector_all("#privacy tbody tr", "rows => rows.map(r => r.cells[4].innerText)")
+    # columns: configuration, the two declared axes, epsilon spent, delta, noise multiplier, accountant
+    privacy = page.eval_on_selector_all("#privacy tbody tr", "rows => rows.map(r => r.cells[5].innerText)")
     assert sorted(privacy) == ["0.5", "0.5", "4", "4"]  # noise multipliers recorded by the algorithm
     assert page.problems == []
+
+
+def test_dark_mode_follows_the_reader_preference(browser, served):
+    """prefers-color-scheme: dark switches the palette (text light on dark); plots keep a white ground."""
+    colors = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+        pg = context.new_page()
+        _watch(pg)
+        pg.goto(served + "tasks/mnist_patch.html")
+        pg.wait_for_load_state("load")
+        colors[scheme] = pg.evaluate(
+            "() => [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color,"
+            " getComputedStyle(document.querySelector('figure img')).backgroundColor]"
+        )
+        if scheme == "dark":
+            ARTIFACTS.mkdir(exist_ok=True)
+            pg.screenshot(path=str(ARTIFACTS / "tasks-mnist_patch-dark.png"))
+        assert pg.problems == []
+        context.close()
+    assert colors["light"][:2] == ["rgb(255, 255, 255)", "rgb(29, 35, 48)"]
+    assert colors["dark"][:2] == ["rgb(21, 24, 30)", "rgb(227, 231, 238)"]
+    assert colors["dark"][2] == colors["light"][2] == "rgb(255, 255, 255)"

@@ -31,7 +31,7 @@ def command() -> None:
 @registry_option
 @target_option
 def build(out: str, results: str, registry_paths: tuple[str, ...], target: float) -> None:
-    """Render the site (index, per-task, per-algorithm, methodology pages, plots, downloads) to --out."""
+    """Render the site (index, task, algorithm, methodology and submit pages, plots, downloads) to --out."""
     from leaderboard.build import build_site  # matplotlib and jinja2 load only for this command
 
     result = build_site(results, out, [Path(p) for p in registry_paths], target)

@@ -1,0 +1,291 @@
+"""Page models: what each task page and algorithm page shows, assembled from the aggregation tables,
+the registry cards and the suites (no HTML here; the templates render these)."""
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from benchmark.ids import canonical
+from leaderboard.plots import Reference, TradeoffPoint, curves_svg, tradeoff_svg
+from leaderboard.rows import Row
+from leaderboard.sources import Card, SuiteGrid
+from leaderboard.text import DASH, finite, markdown, num, safe_url, slug, value_text
+
+
+@dataclass
+class Plot:
+    title: str
+    path: str
+    alt: str
+
+
+@dataclass
+class TaskPage:
+    name: str
+    slug: str
+    rows: list[Row]
+    has_groups: bool
+    has_epsilon: bool
+    description: Any = ""
+    synthetic: list[str] = field(default_factory=list)
+    plots: list[Plot] = field(default_factory=list)
+    curves: list[dict] = field(default_factory=list)
+    groups: dict = field(default_factory=dict)
+    privacy: list[dict] = field(default_factory=list)
+    privacy_axes: list[tuple[str, str]] = field(default_factory=list)
+    strategies: list[list[tuple[str, str]]] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
+    params: list[list[tuple[str, str]]] = field(default_factory=list)
+
+
+@dataclass
+class AlgorithmPage:
+    name: str
+    slug: str
+    card: dict | None
+    hparams: list[dict]
+    suites: list[dict]
+    rows: list[Row]
+
+
+def pairs(d: dict) -> list[tuple[str, str]]:
+    """(key, value) pairs sorted by key for a definition list: lists as 'a, b', mappings as JSON."""
+    return [(str(k), _shown(v)) for k, v in sorted(d.items())]
+
+
+def _shown(v: Any) -> str:
+    if isinstance(v, list | tuple):
+        return ", ".join(_shown(x) for x in v)
+    return canonical(v) if isinstance(v, dict) else value_text(v)
+
+
+def _hparams(config_id: str) -> dict:
+    return json.loads(config_id)["algorithm"]["hparams"]
+
+
+def tradeoff_plots(task: str, crit: pd.DataFrame, cards: dict[str, Card]) -> list[tuple[str, str, bytes]]:
+    """(file stem, title, svg) of alpha* against each axis a card declares, for each algorithm of the
+    task whose configurations set at least two finite values of it. Series are named by the other
+    hyperparameters that differ between them; x = inf and other algorithms are reference lines."""
+    out = []
+    for algo in sorted(crit["algorithm"].unique()):
+        card = cards.get(algo)
+        mine = crit[crit["algorithm"] == algo]
+        for axis, label in (card.tradeoff_axes if card else {}).items():
+            hps = {
+                r.config_id: _hparams(r.config_id) for r in mine.itertuples() if axis in _hparams(r.config_id)
+            }
+            xs = {finite(hp[axis]) for hp in hps.values()} - {None}
+            if len({x for x in xs if math.isfinite(x)}) < 2:
+                continue
+            others = sorted(
+                {
+                    k
+                    for h in hps.values()
+                    for k in h
+                    if k != axis and len({canonical(h.get(k)) for h in hps.values()}) > 1
+                }
+            )
+            points, refs = [], []
+            for r in mine.itertuples():
+                if r.config_id not in hps:
+                    continue
+                hp = hps[r.config_id]
+                series = ", ".join(f"{k}={value_text(hp.get(k))}" for k in others) or algo
+                x = finite(hp[axis])
+                if x is None:
+                    continue
+                if not math.isfinite(x):
+                    refs += _reference(r, f"{series}, {axis}={value_text(hp[axis])}")
+                    continue
+                points.append(
+                    TradeoffPoint(
+                        series,
+                        x,
+                        finite(r.alpha_star),
+                        r.status,
+                        finite(r.alpha_star_low) if int(r.seeds) >= 3 else None,
+                        finite(r.alpha_star_high) if int(r.seeds) >= 3 else None,
+                        float(r.alpha_max),
+                    )
+                )
+            for r in crit[crit["algorithm"] != algo].itertuples():
+                refs += _reference(r, r.config)
+            title = f"\u03b1* against {label}: {algo} on {task}"
+            out.append(
+                (f"{slug(algo)}-alpha-vs-{slug(axis)}", title, tradeoff_svg(title, label, points, refs))
+            )
+    return out
+
+
+def _reference(r: Any, label: str) -> list[Reference]:
+    """A horizontal reference line for a configuration with a known alpha* or bound (else none)."""
+    value = finite(r.alpha_star)
+    if r.status == "reached" and value:
+        return [Reference(f"{label}: \u03b1* = {value:.3g}", value, False)]
+    if r.status == "at_most" and value:
+        return [Reference(f"{label}: \u03b1* \u2264 {value:.3g}", value, True)]
+    if r.status == "not_reached":
+        return [Reference(f"{label}: not reached (> {r.alpha_max:g})", float(r.alpha_max), True)]
+    return []
+
+
+def task_page(
+    task: str,
+    rows: list[Row],
+    crit: pd.DataFrame,
+    cur: pd.DataFrame,
+    runs: pd.DataFrame,
+    groups: pd.DataFrame,
+    privacy: pd.DataFrame,
+    records: list[dict],
+    cards: dict[str, Card],
+    description: str,
+    target: float,
+    files: dict[str, bytes],
+) -> TaskPage:
+    """The page model of one task; its plots are added to `files`."""
+    s = slug(task)
+    recs = [records[i] for i in runs.index]
+    page = TaskPage(
+        task,
+        s,
+        rows,
+        has_groups=bool(crit["worst_group_accuracy_at_0"].notna().any()),
+        has_epsilon=bool(crit["epsilon"].notna().any()),
+        description=markdown(description) if description else "",
+    )
+    files[f"plots/{s}-curves.svg"] = curves_svg(task, cur, crit, target)
+    page.plots.append(
+        Plot("S(\u03b1) per configuration", f"plots/{s}-curves.svg", f"Success S against alpha, {task}")
+    )
+    for stem, title, svg in tradeoff_plots(task, crit, cards):
+        files[f"plots/{s}-{stem}.svg"] = svg
+        page.plots.append(Plot(title, f"plots/{s}-{stem}.svg", title))
+    for config, df in cur.groupby("config", sort=True):
+        page.curves.append(
+            {
+                "config": config,
+                "points": [
+                    {
+                        "alpha": f"{p.alpha:.4g}",
+                        "members": int(p.n_collective),
+                        "mean": f"{p.success_mean:.3f}",
+                        "std": f"{p.success_std:.3f}",
+                        "clean": f"{p.clean_accuracy:.3f}",
+                        "seeds": int(p.seeds),
+                    }
+                    for p in df.sort_values("alpha").itertuples()
+                ],
+            }
+        )
+    if len(groups):
+        names = sorted(groups["group"].unique())
+        page.groups = {
+            "groups": names,
+            "rows": [
+                {
+                    "config": config,
+                    "values": [num(df.set_index("group")["accuracy"].get(g), ".3f") for g in names],
+                }
+                for config, df in groups.groupby("config", sort=True)
+            ],
+        }
+    page.privacy_axes, page.privacy = _privacy(crit, privacy, cards)
+    page.strategies = [pairs(json.loads(t)) for t in sorted({canonical(r.get("strategy", {})) for r in recs})]
+    page.versions = sorted({str(r["task"].get("version", "")) for r in recs})
+    params = sorted({canonical(r["task"].get("params", {})) for r in recs})
+    page.params = [pairs(json.loads(t)) for t in params]
+    page.synthetic = sorted(
+        {
+            f"{k} = {v}"
+            for t in params
+            for k, v in json.loads(t).items()
+            if isinstance(v, str) and "synthetic" in v
+        }
+    )
+    return page
+
+
+def _privacy(crit: pd.DataFrame, privacy: pd.DataFrame, cards: dict[str, Card]) -> tuple[list, list[dict]]:
+    """Columns (the declared trade-off axes of the algorithms present) and rows of the privacy table."""
+    if not len(privacy):
+        return [], []
+    algos = dict(zip(crit["config_id"], crit["algorithm"], strict=True))
+    axes: dict[str, str] = {}
+    for algo in sorted(set(algos[c] for c in privacy["config_id"] if c in algos)):
+        if algo in cards:
+            axes.update(cards[algo].tradeoff_axes)
+    rows = []
+    for r in privacy.itertuples():
+        hp = _hparams(r.config_id)
+        rows.append(
+            {
+                "config": r.config,
+                "axes": [value_text(hp[a]) if a in hp else DASH for a in axes],
+                "epsilon": num(r.epsilon, ".3g"),
+                "delta": num(r.delta, ".2g"),
+                "noise": num(r.noise_multiplier, ".3g"),
+                "accountant": r.accountant or DASH,
+            }
+        )
+    return list(axes.items()), rows
+
+
+def algorithm_page(
+    name: str, card: Card | None, rows: list[Row], common: dict[str, Any], grids: list[SuiteGrid]
+) -> AlgorithmPage:
+    """The page model of one algorithm: its card as data, the settings its runs share, the suites' grids."""
+    shown = None
+    if card is not None:
+        c = card.fields
+        shown = {
+            "description": markdown(c.get("description", "")),
+            "implementation": str(c.get("implementation", "")),
+            "authors": ", ".join(map(str, c.get("authors") or [])),
+            "license": str(c.get("license", "")),
+            "paper": str(c.get("paper", "")),
+            "paper_url": safe_url(c.get("paper")),
+            "code": str(c.get("code", "")),
+            "code_url": safe_url(c.get("code")),
+            "needs": ", ".join(map(str, c.get("needs") or [])) or "nothing beyond the task's data",
+            "stackable": "yes (trained in stacks with vmap)"
+            if c.get("stackable")
+            else "no (one model at a time)",
+            "grid": pairs(c.get("grid") or {}),
+            "axes": sorted(card.tradeoff_axes.items()),
+            "source": card.source.rsplit("/", 1)[-1],
+        }
+    suites = [
+        {
+            "suite": g.suite,
+            "experiment": g.experiment,
+            "task": g.task,
+            "alphas": ", ".join(value_text(a) for a in g.alphas) or DASH,
+            "seeds": value_text(g.seeds),
+            "hparams": [(k, _shown(v)) for k, v in g.hparams],
+        }
+        for g in grids
+    ]
+    values: dict[str, set[str]] = {}
+    for r in rows:
+        for k, v in r.hparams.items():
+            values.setdefault(k, set()).add(canonical(v))
+    hparams = [
+        {
+            "name": k,
+            "values": ", ".join(value_text(json.loads(v)) for v in sorted(vs, key=_order)),
+            "baseline": value_text(common[k]) if k in common else DASH,
+        }
+        for k, vs in sorted(values.items())
+    ]
+    return AlgorithmPage(name, slug(name), shown, hparams, suites, rows)
+
+
+def _order(text: str) -> tuple:
+    """Sort canonical JSON values numbers first (by value), then the rest by text."""
+    v = finite(json.loads(text)) if text not in ("true", "false") else None
+    return (0, v, "") if v is not None else (1, 0.0, text)
