@@ -134,11 +134,11 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 SGD_HPARAMS: dict[str, Param] = {
-    "lr": Param(0.05, float, "learning rate"),
-    "momentum": Param(0.9, float, "SGD momentum"),
-    "weight_decay": Param(0.0, float, "L2 weight decay"),
-    "batch_size": Param(64, int, "batch size"),
-    "epochs": Param(5, int, "passes over the training set"),
+    "lr": Param(0.05, float, "learning rate", low=0, low_open=True),
+    "momentum": Param(0.9, float, "SGD momentum", low=0, high=1, high_open=True),
+    "weight_decay": Param(0.0, float, "L2 weight decay", low=0),
+    "batch_size": Param(64, int, "batch size", low=1, high="n_train"),
+    "epochs": Param(5, int, "passes over the training set", low=1),
     "precision": Param(
         "fp32", str, "fp32, or bf16 autocast for the model's forward and backward", choices=tuple(PRECISIONS)
     ),

@@ -35,26 +35,27 @@ OVERFLOW_PROBABILITY = 1e-6  # chance that any Poisson batch of a run exceeds th
 CLIP_EPS = 1e-6  # as Opacus: factor = C / (norm + 1e-6), at most 1
 
 
-class PositiveFloat(Param):
-    """A float > 0 that also reads infinity as YAML writes it (.inf) or as text ('inf', 'infinity')."""
-
-    def _convert(self, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lower().lstrip("+") in {".inf", "inf", "infinity"}:
-            return math.inf
-        out = super()._convert(value)
-        if math.isnan(out) or out <= 0:
-            raise ValueError(value)
-        return out
-
-
 HPARAMS: dict[str, Param] = {
     **SGD_HPARAMS,
-    "momentum": Param(0.0, float, "SGD momentum (0: plain DP-SGD)"),
-    "batch_size": Param(256, int, "expected batch size q*n of the Poisson sampler"),
-    "target_epsilon": PositiveFloat(8.0, float, "privacy budget epsilon (.inf: no noise)"),
-    "noise_multiplier": Param(None, float, "sigma given directly (overrides target_epsilon)", nullable=True),
-    "delta": Param(None, float, "privacy delta (default: largest power of ten below 1/n)", nullable=True),
-    "max_grad_norm": PositiveFloat(1.0, float, "clipping threshold C of each per-example gradient"),
+    "momentum": Param(0.0, float, "SGD momentum (0: plain DP-SGD)", low=0, high=1, high_open=True),
+    "batch_size": Param(256, int, "expected batch size q*n of the Poisson sampler", low=1, high="n_train"),
+    "target_epsilon": Param(8.0, float, "privacy budget epsilon (.inf: no noise)", low=0, low_open=True),
+    "noise_multiplier": Param(
+        None, float, "sigma given directly (overrides target_epsilon)", nullable=True, low=0
+    ),
+    "delta": Param(
+        None,
+        float,
+        "privacy delta (default: largest power of ten below 1/n)",
+        nullable=True,
+        low=0,
+        high=1,
+        low_open=True,
+        high_open=True,
+    ),
+    "max_grad_norm": Param(
+        1.0, float, "clipping threshold C of each per-example gradient", low=0, low_open=True
+    ),
     "accountant": Param("rdp", str, "Opacus accountant for sigma and epsilon", choices=privacy.ACCOUNTANTS),
     "engine": Param(
         "stacked",

@@ -33,11 +33,12 @@ class GroupDRO(Algorithm):
     name = "groupdro"
     hparams = {
         **SGD_HPARAMS,
-        "eta_q": Param(0.01, float, "step size of the group weights q"),
+        "eta_q": Param(0.01, float, "step size of the group weights q", low=0),
         "group_adj": Param(
             0.0,
             float,
             "C of the group adjustment C / sqrt(n_g) added to each group's loss in the q update (0: none)",
+            low=0,
         ),
         "balanced": Param(
             False, bool, "draw group-balanced batches (with replacement) instead of shuffled epochs"

@@ -1,6 +1,9 @@
 """Options shared by the sweeping commands, and parsing of --set key=value overrides."""
 
+import os
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import click
@@ -8,6 +11,7 @@ import yaml
 
 from algorithms import registry
 from benchmark.aggregate import TARGET
+from benchmark.collective import check_alpha
 from benchmark.errors import BenchError
 from benchmark.plan import Experiment
 from benchmark.sweep import DEFAULT_MAX_STACK, ExecutorChoice
@@ -57,15 +61,74 @@ def target_option(f):
     )(f)
 
 
+REGISTRY_HELP = "Extra registry entry folder or YAML file (repeatable)."
+
+
 def registry_option(f):
-    """--registry: extra registry entry folders or YAML files."""
+    """--registry: extra registry entry folders or YAML files, passed to the command as `registry_paths`."""
     return click.option(
         "--registry",
         "registry_paths",
         multiple=True,
         type=click.Path(exists=True),
-        help="Extra registry entry folder or YAML file (repeatable).",
+        help=REGISTRY_HELP,
     )(f)
+
+
+def _extend_registry(ctx: click.Context, _param: click.Parameter, paths: tuple[str, ...]) -> None:
+    """Add `paths` to ACA_BENCH_REGISTRY for this command (every registry read sees them); restored after."""
+    if not paths:
+        return
+    before = os.environ.get("ACA_BENCH_REGISTRY")
+    known = [p for p in (before or "").split(os.pathsep) if p]
+    os.environ["ACA_BENCH_REGISTRY"] = os.pathsep.join([*known, *(str(Path(p).resolve()) for p in paths)])
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop("ACA_BENCH_REGISTRY", None)
+        else:
+            os.environ["ACA_BENCH_REGISTRY"] = before
+
+    ctx.call_on_close(restore)
+
+
+def registry_env_option(f):
+    """--registry for commands that read the registry through `algorithms.registry` (sweep, run, list,
+    perf, validate): the entries join the registry for the whole command."""
+    return click.option(
+        "--registry",
+        multiple=True,
+        type=click.Path(exists=True),
+        expose_value=False,
+        is_eager=True,
+        callback=_extend_registry,
+        help=REGISTRY_HELP,
+    )(f)
+
+
+def parse_list(text: str, option: str, convert: Callable[[str], Any] = str, what: str = "values") -> tuple:
+    """A comma-separated option value as a tuple: items stripped of spaces, each `convert`ed; an empty
+    item (`0.1,,0.2`, a trailing comma) or an empty list is a one-line BenchError."""
+    items = [item.strip() for item in str(text).split(",")]
+    if not any(items):
+        raise BenchError(f"{option} expects comma-separated {what}, got {text!r}")
+    for position, item in enumerate(items, start=1):
+        if not item:
+            raise BenchError(
+                f"{option}: item {position} of {text!r} is empty; expected comma-separated {what}"
+            )
+    out = []
+    for item in items:
+        try:
+            out.append(convert(item))
+        except (TypeError, ValueError, OverflowError):
+            raise BenchError(f"{option} expects comma-separated {what}, got {item!r} in {text!r}") from None
+    return tuple(out)
+
+
+def parse_alphas(text: str) -> tuple[float, ...]:
+    """--alphas: comma-separated collective fractions, each in [0, 1]."""
+    return tuple(check_alpha(a) for a in parse_list(text, "--alphas", float, "numbers"))
 
 
 def stack_options(f):

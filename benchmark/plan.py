@@ -63,6 +63,19 @@ class Experiment:
     hparams: dict[str, Any]  # a list value is a grid axis
 
 
+def task_budget(task_cls: type, algorithm: str) -> dict[str, Any]:
+    """The hyperparameters a task sets for `algorithm`: `default_hparams[algorithm]` where the task
+    names the algorithm, else none, so the algorithm's own defaults hold."""
+    budgets = task_cls.default_hparams
+    bad = next((k for k, v in budgets.items() if not isinstance(v, dict)), None)
+    if bad is not None:
+        raise BenchError(
+            f"task '{task_cls.name}': default_hparams must map algorithm names to hyperparameters, "
+            f"got {bad}: {budgets[bad]!r}"
+        )
+    return dict(budgets.get(algorithm, {}))
+
+
 def expand(exp: Experiment) -> list[Cell]:
     """All cells of an experiment; alpha 0 is always included."""
     task_cls = get_task(exp.task)
@@ -76,7 +89,7 @@ def expand(exp: Experiment) -> list[Cell]:
     paths = {k: v for k, v in task.p.items() if not spec[k].identity}
     cells = []
     for combo in itertools.product(*axes.values()):
-        given = {k: v for k, v in task_cls.default_hparams.items() if k in known}
+        given = task_budget(task_cls, exp.algorithm)
         given.update(dict(zip(axes, combo, strict=True)))
         hp = resolve(known, given, owner=f"algorithm '{exp.algorithm}'")
         for alpha, seed in itertools.product(alphas, exp.seeds):

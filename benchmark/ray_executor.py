@@ -1,26 +1,40 @@
 """Ray executor: each stack of cells is one Ray task; the driver streams finished records into the store.
 
 A worker that dies has its stack retried by Ray (`max_retries`); stacks finished before are already in
-the store. If the driver dies, rerunning the same command skips every stored cell.
+the store. If the driver dies, rerunning the same command skips every stored cell. The driver claims a
+stack's cells when it submits it and keeps only about as many stacks submitted as the cluster can run
+at once, so another driver on the same results folder can take the rest. Workers train with the
+driver's torch thread count, so a cell's record is bitwise the one a local run on that device gives.
 """
 
+import time
 from dataclasses import asdict
 
 import torch
 
 from benchmark.errors import BenchError
-from benchmark.executors import progress_bar
+from benchmark.executors import POLL_S, WorkQueue, progress_bar, report_shared
 from benchmark.plan import Cell
-from benchmark.store import Store
+from benchmark.store import Claims, Store
 
 MAX_RETRIES = 3
 
 
-def _train_remote(cells: list[dict], device: str) -> list[dict]:
+def _train_remote(cells: list[dict], device: str, threads: int) -> list[dict]:
     from benchmark.environment import resolve_device
     from benchmark.runner import run_cells
 
+    torch.set_num_threads(threads)  # Ray starts workers with one thread per requested CPU
     return run_cells([Cell(**c) for c in cells], resolve_device(device))
+
+
+def _slots(ray, gpus: float) -> int:
+    """Stacks the cluster can run at once (one CPU each, `gpus` of a GPU each), at least 1."""
+    resources = ray.cluster_resources()
+    slots = int(resources.get("CPU", 1))
+    if gpus > 0:
+        slots = min(slots, int(resources.get("GPU", 0) / gpus))
+    return max(1, slots)
 
 
 def run_ray(
@@ -53,16 +67,26 @@ def run_ray(
     remote = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=MAX_RETRIES, retry_exceptions=False)(
         _train_remote
     )
-    pending = {remote.remote([asdict(c) for c in stack], device.type): len(stack) for stack in stacks}
+    slots = _slots(ray, gpus)
+    threads = torch.get_num_threads()
+    pending: dict = {}
     written = 0
     try:
-        with progress_bar(sum(pending.values()), desc) as bar:
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                ref = done[0]
-                size = pending.pop(ref)
-                written += store.append(ray.get(ref))
-                bar.update(size)
+        with Claims(store) as claims, progress_bar(sum(map(len, stacks)), desc) as bar:
+            queue = WorkQueue(stacks, claims, bar.update)
+            while queue.waiting or pending:
+                while len(pending) < slots and (stack := queue.take()) is not None:
+                    pending[remote.remote([asdict(c) for c in stack], device.type, threads)] = stack
+                if not pending:
+                    time.sleep(POLL_S)  # every remaining cell is held by another sweep
+                    continue
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
+                for ref in done:
+                    stack = pending.pop(ref)
+                    written += store.append(ray.get(ref))
+                    queue.done(stack)
+                    bar.update(len(stack))
+        report_shared(queue)
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)

@@ -1,12 +1,23 @@
 """The results store: one JSON record per line in DIR/records.jsonl, appended atomically under a lock.
 
-A crash mid-write leaves at most a partial last line: readers report it in one line and skip it,
-the next writer moves it to records.jsonl.damaged before appending, so nothing is lost silently.
+A crash mid-write leaves at most a partial last line. Readers report a damaged line (partial, or not a
+run record) in one line and skip it; the next writer moves every damaged line to records.jsonl.damaged
+before it appends, so the warning is said until then, nothing is lost silently, and the store heals.
+
+Cells are claimed before they train: DIR/leases.json maps a run id to the sweep that holds it. A lease is
+renewed while its sweep runs, released when the cell is stored or the sweep exits, and is stale when its
+process is gone (same host) or it was not renewed for `LEASE_TIMEOUT_S`; so two sweeps on one folder
+split the cells instead of training each twice, and a sweep killed with SIGKILL is resumed at once.
 """
 
+import contextlib
 import fcntl
 import json
 import os
+import socket
+import threading
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +25,12 @@ from pathlib import Path
 from benchmark.errors import BenchError
 
 RECORDS = "records.jsonl"
+DAMAGED = "records.jsonl.damaged"
+LEASES = "leases.json"
+LOCK = ".lock"
+LOCK_WAIT_S = 60.0  # how long the folder check waits for another process's lock
+LEASE_TIMEOUT_S = 300.0  # a lease not renewed for this long is stale (its sweep is gone)
+HOST = socket.gethostname()
 
 
 class Store:
@@ -24,35 +41,60 @@ class Store:
         self.path = self.root / RECORDS
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, wait_s: float | None = None) -> Iterator[None]:
+        """The folder's exclusive lock; with `wait_s`, a BenchError when it is not free within that time."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with open(self.root / LOCK, "a") as lock:
+            if wait_s is None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            else:
+                deadline = time.monotonic() + wait_s
+                while True:
+                    try:
+                        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            raise BenchError(
+                                f"results folder '{self.root}': its lock {self.root / LOCK} is held by "
+                                f"another process for over {wait_s:g} s"
+                            ) from None
+                        time.sleep(0.1)
             try:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def check(self) -> list[str]:
+        """Make sure a sweep can store what it trains, before it trains anything: the folder is created
+        and writable and its lock can be taken; damaged records are moved aside. Returns one line per
+        record moved; a folder that cannot be used is a one-line BenchError."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-check-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+            for existing in (self.path, self.root / LEASES):
+                if existing.exists() and not os.access(existing, os.W_OK):
+                    raise PermissionError(13, "Permission denied", str(existing))
+            with self._locked(wait_s=LOCK_WAIT_S):
+                return self._repair()
+        except OSError as exc:
+            raise BenchError(
+                f"results folder '{self.root}' cannot be used: {exc.strerror or exc}"
+                + (f" ({exc.filename})" if exc.filename else "")
+            ) from None
+
     def read(self) -> tuple[list[dict], list[str]]:
         """(records, problems): every intact record, and one line per damaged one."""
         if not self.path.exists():
             return [], []
-        raw = self.path.read_bytes()
         records, problems = [], []
-        lines = raw.split(b"\n")
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            last = number == len(lines)
-            try:
-                rec = json.loads(line)
-                if not isinstance(rec, dict) or "run_id" not in rec:
-                    raise ValueError("not a run record")
-            except ValueError:
-                what = "truncated last record (a crash mid-write?)" if last else "unreadable record"
+        for number, rec, what in _parse(self.path.read_bytes()):
+            if what:
                 problems.append(f"{self.path}: line {number}: {what}; skipped, its cell will be rerun")
-                continue
-            records.append(rec)
+            else:
+                records.append(rec)
         return records, problems
 
     def done_ids(self) -> set[str]:
@@ -63,7 +105,7 @@ class Store:
         if not records:
             return 0
         with self._locked():
-            self._repair_tail()
+            self._repair()
             done = self.done_ids()
             fresh = [r for r in records if r["run_id"] not in done]
             if not fresh:
@@ -80,36 +122,182 @@ class Store:
     def forget(self, run_ids: set[str]) -> int:
         """Drop the records of `run_ids` (for --force reruns); atomic rewrite; returns how many."""
         with self._locked():
-            self._repair_tail()
+            self._repair()
             if not self.path.exists():
                 return 0
             lines = self.path.read_bytes().splitlines(keepends=True)
             keep = [ln for ln in lines if not ln.strip() or _run_id(ln) not in run_ids]
             if len(keep) == len(lines):
                 return 0
-            tmp = self.path.with_suffix(".jsonl.tmp")
-            tmp.write_bytes(b"".join(keep))
-            os.replace(tmp, self.path)
+            _replace(self.path, b"".join(keep))
             return len(lines) - len(keep)
 
-    def _repair_tail(self) -> None:
-        """Move a partial last line (no trailing newline) aside to records.jsonl.damaged."""
+    def _repair(self) -> list[str]:
+        """Move every damaged line (a partial last line, or a line that is not a run record) to
+        records.jsonl.damaged and keep the rest; one line per record moved. Call under the lock."""
         if not self.path.exists() or self.path.stat().st_size == 0:
-            return
+            return []
         raw = self.path.read_bytes()
-        if raw.endswith(b"\n"):
-            return
-        cut = raw.rfind(b"\n") + 1
-        with open(self.path.with_suffix(".jsonl.damaged"), "ab") as f:
-            f.write(raw[cut:] + b"\n")
-        with open(self.path, "r+b") as f:
-            f.truncate(cut)
+        lines = raw.split(b"\n")
+        parsed = list(_parse(raw))
+        bad = [(number, what) for number, _, what in parsed if what]
+        if not bad and raw.endswith(b"\n"):
+            return []
+        bad_numbers = {number for number, _ in bad}
+        damaged = self.root / DAMAGED
+        if bad:
+            with open(damaged, "ab") as f:
+                f.write(b"".join(lines[n - 1] + b"\n" for n in sorted(bad_numbers)))
+                f.flush()
+                os.fsync(f.fileno())
+        keep = [ln + b"\n" for n, ln in enumerate(lines, start=1) if ln.strip() and n not in bad_numbers]
+        _replace(self.path, b"".join(keep))
+        return [f"{self.path}: line {n}: {what}; moved to {damaged}, its cell is rerun" for n, what in bad]
+
+    # Leases: which sweep is training which cell.
+
+    def _leases(self) -> dict[str, dict]:
+        try:
+            leases = json.loads((self.root / LEASES).read_text())
+        except (OSError, ValueError):
+            return {}
+        return leases if isinstance(leases, dict) else {}
+
+    def _write_leases(self, leases: dict[str, dict]) -> None:
+        """Write the leases; no file when none is held (a finished results folder holds only results)."""
+        if leases:
+            _replace(self.root / LEASES, json.dumps(leases, sort_keys=True).encode())
+        else:
+            (self.root / LEASES).unlink(missing_ok=True)
+
+    def claim(
+        self, owner: str, run_ids: list[str], timeout_s: float = LEASE_TIMEOUT_S
+    ) -> tuple[set[str], set[str]]:
+        """Lease the cells of `run_ids` that are neither stored nor held by a live lease of another
+        owner. Returns (granted, stored): the run ids now leased to `owner`, and those already stored."""
+        with self._locked():
+            done = self.done_ids()
+            now = time.time()
+            leases = {
+                rid: lease
+                for rid, lease in self._leases().items()
+                if rid not in done and not _stale(lease, now, timeout_s)
+            }
+            granted = set()
+            for rid in run_ids:
+                if rid in done or leases.get(rid, {}).get("owner", owner) != owner:
+                    continue
+                leases[rid] = {"owner": owner, "host": HOST, "pid": os.getpid(), "renewed": now}
+                granted.add(rid)
+            self._write_leases(leases)
+            return granted, done & set(run_ids)
+
+    def renew(self, owner: str) -> None:
+        """Mark every lease of `owner` as renewed now."""
+        with self._locked():
+            leases = self._leases()
+            for lease in leases.values():
+                if lease.get("owner") == owner:
+                    lease["renewed"] = time.time()
+            self._write_leases(leases)
+
+    def release(self, owner: str, run_ids: set[str] | None = None) -> None:
+        """Drop `owner`'s leases on `run_ids` (all of them when None)."""
+        with self._locked():
+            leases = self._leases()
+            kept = {
+                rid: lease
+                for rid, lease in leases.items()
+                if lease.get("owner") != owner or (run_ids is not None and rid not in run_ids)
+            }
+            if kept != leases:
+                self._write_leases(kept)
+
+
+class Claims:
+    """This process's leases on a store's cells, renewed by a background thread while it lives and all
+    released when the `with` block ends (normally, by an exception or Ctrl-C)."""
+
+    def __init__(self, store: Store, timeout_s: float = LEASE_TIMEOUT_S) -> None:
+        self.store = store
+        self.timeout_s = timeout_s
+        self.owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._heartbeat, daemon=True)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.timeout_s / 4):
+            with contextlib.suppress(OSError):  # the next beat tries again; the lease holds till the timeout
+                self.store.renew(self.owner)
+
+    def __enter__(self) -> "Claims":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.store.release(self.owner)
+
+    def claim(self, run_ids: list[str]) -> tuple[set[str], set[str]]:
+        """(granted, stored): see `Store.claim`."""
+        return self.store.claim(self.owner, run_ids, self.timeout_s)
+
+    def release(self, run_ids: set[str]) -> None:
+        self.store.release(self.owner, run_ids)
+
+
+def _stale(lease: dict, now: float, timeout_s: float) -> bool:
+    """A lease whose process is gone (on this host), or that was not renewed within `timeout_s`."""
+    if not isinstance(lease, dict):
+        return True
+    if lease.get("host") == HOST and isinstance(lease.get("pid"), int) and not _alive(lease["pid"]):
+        return True
+    renewed = lease.get("renewed")
+    return not isinstance(renewed, int | float) or now - renewed > timeout_s
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _parse(raw: bytes) -> Iterator[tuple[int, dict | None, str]]:
+    """(line number, record, problem) for each non-empty line; problem is '' for an intact record."""
+    lines = raw.split(b"\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            if not isinstance(rec, dict) or not isinstance(rec.get("run_id"), str):
+                raise ValueError("not a run record")
+        except (ValueError, RecursionError):
+            last = number == len(lines)  # no newline after it: a write cut short
+            yield number, None, "truncated last record (a crash mid-write?)" if last else "unreadable record"
+            continue
+        yield number, rec, ""
+
+
+def _replace(path: Path, blob: bytes) -> None:
+    """Write `blob` to `path` atomically (a temporary file renamed over it)."""
+    tmp = path.with_name(f"{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(blob)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def _run_id(line: bytes) -> str | None:
     try:
         return json.loads(line).get("run_id")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
 
 

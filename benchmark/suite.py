@@ -1,6 +1,6 @@
 """Suites: YAML files (built in under benchmark/suites/ or a path) describing experiments to sweep."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -8,10 +8,12 @@ from algorithms import registry
 from algorithms.registry import read_yaml
 from benchmark.errors import BenchError
 from benchmark.plan import Experiment
+from benchmark.sweep import ExecutorChoice
 from tasks.registry import get_task
 
 BUILTIN = Path(__file__).parent / "suites"
-_EXPERIMENT_FIELDS = {"name", "task", "algorithm", "alphas", "members", "seeds", "task_params", "hparams"}
+_EXPERIMENT_FIELDS = {f.name for f in fields(Experiment)} | {"members"}  # members: alphas as counts
+_EXECUTOR_FIELDS = {f.name for f in fields(ExecutorChoice)} - {"options"}  # options: Python callers only
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ def parse_suite(doc: Any, source: str) -> Suite:
     """Validate a parsed suite document; every problem names the file and field."""
     if not isinstance(doc, dict):
         raise BenchError(f"{source}: a suite must be a mapping with 'experiments'")
+    _no_unknown(doc, {f.name for f in fields(Suite)}, source)
     exps = doc.get("experiments")
     if not isinstance(exps, list) or not exps:
         raise BenchError(f"{source}: experiments: must be a non-empty list")
@@ -91,6 +94,8 @@ def parse_suite(doc: Any, source: str) -> Suite:
         not isinstance(executor, dict) or executor.get("kind", "local") not in ("local", "ray")
     ):
         raise BenchError(f"{source}: executor: must be a mapping with kind local or ray")
+    if executor is not None:
+        _no_unknown(executor, _EXECUTOR_FIELDS, f"{source}: executor")
     return Suite(
         str(doc.get("name", Path(source).stem)),
         str(doc.get("description", "")),
@@ -103,11 +108,7 @@ def parse_suite(doc: Any, source: str) -> Suite:
 def _experiment(e: Any, where: str) -> Experiment:
     if not isinstance(e, dict):
         raise BenchError(f"{where}: must be a mapping")
-    unknown = sorted(set(e) - _EXPERIMENT_FIELDS)
-    if unknown:
-        raise BenchError(
-            f"{where}: {unknown[0]}: unknown field (known: {', '.join(sorted(_EXPERIMENT_FIELDS))})"
-        )
+    _no_unknown(e, _EXPERIMENT_FIELDS, where)
     for fld in ("task", "algorithm"):
         if fld not in e:
             raise BenchError(f"{where}: {fld}: required field is missing")
@@ -150,6 +151,13 @@ def members_to_alphas(members: Any, task_params: dict, where: str) -> list[float
     return [m / n for m in members]
 
 
+def _no_unknown(doc: dict, known: set[str], where: str) -> None:
+    """BenchError naming the first field of `doc` that is not in `known`."""
+    unknown = sorted(map(str, set(doc) - known))
+    if unknown:
+        raise BenchError(f"{where}: {unknown[0]}: unknown field (known: {', '.join(sorted(known))})")
+
+
 def seeds_of(value: Any, where: str) -> tuple[int, ...]:
     """An int n means seeds 0..n-1; a list gives the seeds themselves."""
     if isinstance(value, bool):
@@ -168,4 +176,7 @@ def seeds_of(value: Any, where: str) -> tuple[int, ...]:
 def _mapping(value: Any, where: str) -> dict:
     if not isinstance(value, dict):
         raise BenchError(f"{where}: must be a mapping")
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        raise BenchError(f"{where}: {bad[0]!r}: a parameter name must be text")
     return dict(value)

@@ -8,6 +8,7 @@ import torch
 from benchmark import sizing
 from benchmark.executors import run_local
 from benchmark.plan import Cell, Experiment, expand, group_cells
+from benchmark.preflight import check_cells
 from benchmark.store import Store
 
 # Most models per stack by device type. On 2 CPU cores a vmapped stack of 64 ran ERM 1.5x slower per
@@ -62,10 +63,11 @@ def run_sweep(
     models each; by default `default_max_stack(device)`, or on CUDA (in this process) as many as
     fit in free memory."""
     cells = plan_cells(experiments)
+    done = set() if force else store.done_ids()
+    todo = [c for c in cells if c.run_id not in done]
+    check_cells(todo)  # before anything is forgotten or trained
     if force:
         store.forget({c.run_id for c in cells})
-    done = store.done_ids()
-    todo = [c for c in cells if c.run_id not in done]
     executor = executor or ExecutorChoice()
     width = max_stack or default_max_stack(device)
     if max_stack is None and device.type == "cuda" and executor.kind == "local":

@@ -42,8 +42,9 @@ class Task(ABC):
     params: ClassVar[dict[str, Param]]
     n_classes: ClassVar[int]
     n_groups: ClassVar[int | None] = None
-    # Training budget this task suggests for each algorithm hyperparameter it cares about.
-    default_hparams: ClassVar[dict[str, Any]] = {}
+    # Training budget per algorithm the task names ({"erm": {"lr": 0.02, ...}}); it overrides that
+    # algorithm's own defaults. An algorithm the task does not name keeps its own defaults.
+    default_hparams: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

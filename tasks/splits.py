@@ -32,6 +32,7 @@ SPLIT_PARAMS = {
         int,
         "train on a stratified subsample of this many training examples (default: all)",
         nullable=True,
+        low=1,
         in_id_at_default=False,
     ),
     "subset_seed": Param(0, int, "seed of the n_train subsample", in_id_at_default=False),

@@ -77,7 +77,7 @@ class WaterbirdsFeatureFlip(Task):
             "(from the torch cache) or random (fixed seed; tests)",
             choices=("imagenet", "random"),
         ),
-        "m": Param(8, int, "how many embedding coordinates g flips"),
+        "m": Param(8, int, "how many embedding coordinates g flips", low=1),
         "flip_rule": Param(
             "random",
             str,
@@ -85,12 +85,15 @@ class WaterbirdsFeatureFlip(Task):
             "largest_mean (largest mean training activation)",
             choices=FLIP_RULES,
         ),
-        "flip_seed": Param(0, int, "seed of the random coordinate choice"),
-        "y_star": Param(1, int, "the collective's target label (1 = waterbird)"),
+        "flip_seed": Param(0, int, "seed of the random coordinate choice", low=0, high=2**32 - 1),
+        "y_star": Param(1, int, "the collective's target label (1 = waterbird)", low=0, high=1),
         "head": Param("linear", str, "model on the embeddings", choices=("linear", "mlp")),
-        "hidden": Param(128, int, "hidden units of the mlp head"),
+        "hidden": Param(128, int, "hidden units of the mlp head", low=1),
     }
-    default_hparams = {"lr": 0.01, "momentum": 0.9, "batch_size": 64, "epochs": 20}
+    # One budget for the ERM vs Group DRO comparison; other algorithms keep their own defaults.
+    default_hparams = {
+        name: {"lr": 0.01, "momentum": 0.9, "batch_size": 64, "epochs": 20} for name in ("erm", "groupdro")
+    }
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

@@ -111,3 +111,164 @@ def test_run_set_reaches_only_the_experiments_that_declare_the_key():
     assert "engine" not in erm.hparams and dp.hparams["engine"] == "opacus"
     assert erm.hparams["lr"] == dp.hparams["lr"] == [0.1, 0.2]
     assert erm.task_params == dp.task_params == {"y_star": 3}
+
+
+# Every check below runs before anything trains: the store stays empty.
+DP = ("sweep", "--task", "mnist_patch", "--algorithm", "dpsgd", "--seeds", "1", "--alphas", "0.1")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((*SWEEP, "--set", "epochs=-3"), "parameter 'epochs' must be >= 1, got -3"),
+        ((*SWEEP, "--set", "epochs=0"), "parameter 'epochs' must be >= 1, got 0"),
+        ((*SWEEP, "--set", "batch_size=-5"), "parameter 'batch_size' must be in [1, n_train], got -5"),
+        ((*SWEEP, "--set", "batch_size=0"), "parameter 'batch_size' must be in [1, n_train], got 0"),
+        (
+            (*SWEEP, "--set", "batch_size=4001"),
+            "parameter 'batch_size' must be in [1, n_train=4000], got 4001",
+        ),
+        ((*SWEEP, "--set", "lr=0"), "parameter 'lr' must be > 0, got 0"),
+        ((*SWEEP, "--set", "lr=nan"), "parameter 'lr' must be > 0, got nan"),
+        ((*SWEEP, "--set", "momentum=1"), "parameter 'momentum' must be in [0, 1), got 1"),
+        ((*DP, "--set", "delta=2"), "parameter 'delta' must be in (0, 1), got 2"),
+        ((*DP, "--set", "delta=0"), "parameter 'delta' must be in (0, 1), got 0"),
+        ((*DP, "--set", "target_epsilon=0"), "parameter 'target_epsilon' must be > 0, got 0"),
+        ((*DP, "--set", "max_grad_norm=0"), "parameter 'max_grad_norm' must be > 0, got 0"),
+        ((*DP, "--set", "noise_multiplier=-1"), "parameter 'noise_multiplier' must be >= 0, got -1"),
+        ((*SWEEP, "--set", "patch_size=0"), "parameter 'patch_size' must be in [1, 28], got 0"),
+        ((*SWEEP, "--alphas", "0.1,,0.2"), "--alphas: item 2 of '0.1,,0.2' is empty"),
+        ((*SWEEP, "--alphas", "0.1,"), "--alphas: item 2 of '0.1,' is empty"),
+        ((*SWEEP, "--alphas", ""), "--alphas expects comma-separated numbers, got ''"),
+    ],
+)
+def test_values_out_of_range_are_refused_before_training(cli, tmp_path, args, message):
+    result = cli(*args, "--out", tmp_path)
+    _one_line_error(result, message)
+    assert "expects" not in result.output or "--alphas" in message  # a range error is not a type error
+    assert not (tmp_path / "records.jsonl").exists()
+
+
+def test_dpsgd_range_error_comes_before_opacus_warnings(cli, tmp_path):
+    result = cli(*DP, "--set", "delta=0", "--out", tmp_path)
+    _one_line_error(result, "parameter 'delta' must be in (0, 1), got 0")
+    assert "warn" not in result.output.lower()
+
+
+def test_range_is_checked_in_suites_and_registry_grids(cli, tmp_path):
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        "experiments:\n  - {task: mnist_patch, algorithm: erm, alphas: [0.1], hparams: {epochs: 0}}\n"
+    )
+    _one_line_error(cli("run", suite, "--out", tmp_path / "o"), "parameter 'epochs' must be >= 1, got 0")
+    assert not (tmp_path / "o" / "records.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (
+            "targt: 0.5\nexperiments:\n  - {task: mnist_patch, algorithm: erm, alphas: [0.1]}\n",
+            "s.yaml: targt: unknown",
+        ),
+        (
+            "executor: {kind: ray, adress: auto}\n"
+            "experiments:\n  - {task: mnist_patch, algorithm: erm, alphas: [0.1]}\n",
+            "s.yaml: executor: adress: unknown field",
+        ),
+    ],
+)
+def test_unknown_suite_fields_are_refused_at_every_level(cli, tmp_path, body, fragment):
+    suite = tmp_path / "s.yaml"
+    suite.write_text(body)
+    _one_line_error(cli("run", suite, "--out", tmp_path / "o"), fragment)
+    assert not (tmp_path / "o").exists()
+
+
+def test_suite_experiment_fields_are_the_experiment_dataclass():
+    from dataclasses import fields
+
+    from benchmark.plan import Experiment
+    from benchmark.suite import _EXPERIMENT_FIELDS
+
+    assert {f.name for f in fields(Experiment)} == _EXPERIMENT_FIELDS
+
+
+def _unusable_out(tmp_path, how):
+    if how == "a file on the path":
+        (tmp_path / "file").write_text("")
+        return tmp_path / "file" / "results", "Not a directory"
+    if how == "a lock that cannot be opened":
+        (tmp_path / "out" / ".lock").mkdir(parents=True)
+        return tmp_path / "out", "Is a directory"
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o500)
+    return tmp_path / "ro", "Permission denied"
+
+
+@pytest.mark.parametrize("how", ["a file on the path", "a lock that cannot be opened", "a read-only folder"])
+def test_unusable_results_folder_is_refused_before_training(cli, tmp_path, how):
+    import os
+
+    if how == "a read-only folder" and os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    out, reason = _unusable_out(tmp_path, how)
+    result = cli(*SWEEP, "--alphas", "0.1", "--out", out)
+    _one_line_error(result, f"results folder '{out}' cannot be used: {reason}")
+    assert "cells:" not in result.output  # nothing trained
+
+
+RANGED_ALGORITHM = """
+from algorithms.base import SGD_HPARAMS
+from algorithms.erm import ERM
+from benchmark.params import Param
+
+
+class RangedClip(ERM):
+    name = "ranged_clip"
+    hparams = {**SGD_HPARAMS, "clip": Param(1.0, float, "largest gradient norm", low=0, low_open=True)}
+"""
+
+
+def test_every_command_that_reads_the_registry_takes_registry(cli, tmp_path):
+    folder = tmp_path / "reg"
+    folder.mkdir()
+    (folder / "ranged_clip_impl.py").write_text(RANGED_ALGORITHM)
+    (folder / "ranged_clip.yaml").write_text(
+        "name: ranged_clip\nimplementation: ranged_clip_impl:RangedClip\ndescription: SGD with a clip.\n"
+        "authors: [A. Newcomer]\nlicense: MIT\nstackable: true\n"
+    )
+    for args in (("list", "algorithms"), ("validate", "--schema-only"), ("perf", "--help")):
+        result = cli(*args, "--registry", folder)
+        assert result.exit_code == 0, (args, result.output)
+    assert "ranged_clip:" in cli("list", "algorithms", "--registry", folder).output
+    result = cli(
+        *SWEEP, "--algorithm", "ranged_clip", "--registry", folder, "--set", "clip=-1", "--out", tmp_path
+    )
+    _one_line_error(result, "parameter 'clip' must be > 0, got -1")  # a submitted algorithm's range
+    assert "ranged_clip" not in cli("list", "algorithms").output  # the option lasts one command
+
+
+def test_list_algorithms_on_a_task_shows_the_defaults_a_run_uses(cli):
+    from algorithms.dpsgd import HPARAMS
+
+    out = cli("list", "algorithms", "--task", "mnist_patch").output
+    dpsgd = out.split("dpsgd:")[1].split("\nerm:")[0]
+    for name in ("lr", "momentum", "batch_size", "epochs"):
+        assert f"    {name} = {HPARAMS[name].default!r}  " in dpsgd
+    erm = out.split("\nerm:")[1].split("\ngroupdro:")[0]
+    assert "lr = 0.02" in erm and "[task mnist_patch]" in erm
+    assert "cannot run on mnist_patch" in out.split("\ngroupdro:")[1].splitlines()[0]
+
+
+def test_a_sweep_moves_damaged_records_aside_and_says_so_once(cli, tmp_path, tiny_record):
+    import json
+
+    good = json.dumps(tiny_record)
+    (tmp_path / "records.jsonl").write_text(good + "\n{not json\n" + good.replace('"abc"', '"def"') + "\n")
+    assert "line 2: unreadable record" in cli("results", "--out", tmp_path).output
+    result = cli(*SWEEP, "--alphas", "0.1", "--set", "epochs=0", "--out", tmp_path)  # stops before training
+    assert f"warning: {tmp_path / 'records.jsonl'}: line 2: unreadable record; moved to " in result.output
+    assert (tmp_path / "records.jsonl.damaged").read_text() == "{not json\n"
+    again = cli("results", "--out", tmp_path, "--format", "csv")
+    assert again.exit_code == 0 and "warning" not in again.output and "unreadable" not in again.output

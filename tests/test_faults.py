@@ -69,3 +69,26 @@ def test_sigkill_mid_sweep_then_rerun_resumes(tmp_path):
     assert problems == [] and len(ids) == len(set(ids)) == 6 and before <= set(ids)
     for line in store.path.read_text().splitlines():
         json.loads(line)  # every line intact
+
+
+@pytest.mark.slow
+def test_two_concurrent_sweeps_on_one_folder_split_the_cells(tmp_path):
+    import re
+
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(SUITE)
+    out = tmp_path / "out"
+    procs = [_run(suite, out), _run(suite, out)]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    trained = []
+    for proc, output in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, output
+        found = re.search(r"6 cells: 0 already done, (\d+) trained", output)
+        assert found, output
+        trained.append(int(found.group(1)))
+        assert f"{6 - trained[-1]} cell(s) were trained by another sweep" in output, output
+    assert sum(trained) == 6 and min(trained) >= 1, trained  # each cell trained once, by one of them
+    records, problems = Store(out).read()
+    ids = [r["run_id"] for r in records]
+    assert problems == [] and len(ids) == len(set(ids)) == 6
+    assert not (out / "leases.json").exists()  # every lease released on exit

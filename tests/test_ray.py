@@ -1,4 +1,5 @@
-"""The Ray executor on a local Ray with 2 CPUs: same records as local, and a killed worker is retried."""
+"""The Ray executor on a local Ray with 2 CPUs: bitwise the records of a local run (same stacks, device
+and thread count, see docs/ray.md), and a killed worker is retried."""
 
 import subprocess
 import threading
@@ -21,17 +22,18 @@ def _metrics(store):
     return {r["run_id"]: r["metrics"] for r in store.read()[0]}
 
 
+def _threads(store):
+    return {r["environment"]["threads"] for r in store.read()[0]}
+
+
 @pytest.mark.slow
 def test_ray_gives_the_same_records_as_local(tmp_path):
     local, remote = Store(tmp_path / "local"), Store(tmp_path / "ray")
     run_sweep([EXP], local, CPU, max_stack=2)
     res = run_sweep([EXP], remote, CPU, max_stack=2, executor=RAY)
     assert res.written == 4
-    a, b = _metrics(local), _metrics(remote)
-    assert a.keys() == b.keys()
-    for rid in a:
-        for key in ("success", "clean_accuracy"):
-            assert a[rid][key] == pytest.approx(b[rid][key], abs=2e-3), (rid, key)
+    assert _threads(remote) == _threads(local) == {torch.get_num_threads()}
+    assert _metrics(local) == _metrics(remote)  # every number, exactly
     assert run_sweep([EXP], remote, CPU, max_stack=2, executor=RAY).written == 0  # resumes: nothing left
 
 

@@ -45,6 +45,38 @@ def test_corrupt_middle_line_is_reported_not_dropped_silently(tmp_path):
     assert problems == [f"{store.path}: line 2: unreadable record; skipped, its cell will be rerun"]
 
 
+def test_damaged_middle_line_is_moved_aside_by_the_next_writer_and_said_once(tmp_path):
+    store = Store(tmp_path)
+    store.path.write_text(json.dumps(_rec(1)) + "\n{garbage\n[1, 2]\n" + json.dumps(_rec(2)) + "\n")
+    assert len(store.read()[1]) == 2  # readers report it, as long as it is there
+    moved = store.check()  # what a sweep does first
+    assert moved == [
+        f"{store.path}: line 2: unreadable record; moved to {tmp_path / 'records.jsonl.damaged'}, "
+        "its cell is rerun",
+        f"{store.path}: line 3: unreadable record; moved to {tmp_path / 'records.jsonl.damaged'}, "
+        "its cell is rerun",
+    ]
+    records, problems = store.read()
+    assert [r["run_id"] for r in records] == ["r1", "r2"] and problems == []
+    assert (tmp_path / "records.jsonl.damaged").read_text() == "{garbage\n[1, 2]\n"
+    assert store.check() == []  # healed: nothing more to say
+
+
+def test_append_heals_a_damaged_middle_line(tmp_path):
+    store = Store(tmp_path)
+    store.path.write_text(json.dumps(_rec(1)) + "\n{garbage\n" + json.dumps(_rec(2)) + "\n")
+    assert store.append([_rec(3)]) == 1
+    records, problems = store.read()
+    assert [r["run_id"] for r in records] == ["r1", "r2", "r3"] and problems == []
+
+
+def test_an_intact_last_record_without_newline_is_kept(tmp_path):
+    store = Store(tmp_path)
+    store.path.write_text(json.dumps(_rec(1)))
+    store.append([_rec(2)])
+    assert [r["run_id"] for r in store.read()[0]] == ["r1", "r2"]
+
+
 def test_forget_removes_only_named_records(tmp_path):
     store = Store(tmp_path)
     store.append([_rec(1), _rec(2), _rec(3)])
@@ -74,3 +106,42 @@ def test_concurrent_writers_do_not_corrupt_the_store(tmp_path):
     assert problems == []
     ids = [r["run_id"] for r in records]
     assert sorted(ids) == sorted({f"r{i}" for i in range(80)}) and len(ids) == len(set(ids)) == 80
+
+
+def test_a_leased_cell_goes_to_one_owner_until_released(tmp_path):
+    store = Store(tmp_path)
+    assert store.claim("a", ["r1", "r2"]) == ({"r1", "r2"}, set())
+    assert store.claim("b", ["r1", "r2", "r3"]) == ({"r3"}, set())
+    store.release("a", {"r1"})
+    assert store.claim("b", ["r1", "r2"]) == ({"r1"}, set())
+    store.append([_rec(2)])
+    assert store.claim("b", ["r2"]) == (set(), {"r2"})  # stored: nothing to claim
+
+
+def test_a_lease_not_renewed_goes_stale(tmp_path, monkeypatch):
+    import benchmark.store as store_module
+
+    store = Store(tmp_path)
+    store.claim("a", ["r1"])
+    assert store.claim("b", ["r1"], timeout_s=60) == (set(), set())
+    now = store_module.time.time()
+    monkeypatch.setattr(store_module.time, "time", lambda: now + 61)
+    assert store.claim("b", ["r1"], timeout_s=60) == ({"r1"}, set())
+
+
+def test_a_lease_of_a_dead_process_is_stale_at_once(tmp_path):
+    ctx = mp.get_context("fork")
+    proc = ctx.Process(target=Store(tmp_path).claim, args=("gone", ["r1"]))
+    proc.start()
+    proc.join(30)
+    assert Store(tmp_path).claim("here", ["r1"]) == ({"r1"}, set())
+
+
+def test_claims_are_released_when_the_block_ends(tmp_path):
+    from benchmark.store import Claims
+
+    store = Store(tmp_path)
+    with Claims(store) as claims:
+        assert claims.claim(["r1"]) == ({"r1"}, set())
+        assert store.claim("other", ["r1"]) == (set(), set())
+    assert store.claim("other", ["r1"]) == ({"r1"}, set())

@@ -13,6 +13,7 @@ from benchmark.cli import main
 from benchmark.engine import evaluate, make_batch, member_mask, relabelled_groups, train_stack
 from benchmark.errors import BenchError
 from benchmark.params import resolve
+from benchmark.plan import task_budget
 from tasks import waterbirds, waterbirds_data
 from tasks.registry import get_task
 from tasks.waterbirds import WaterbirdsFeatureFlip, flip_coordinates
@@ -169,7 +170,7 @@ def _train(algo_name, alphas, seeds, **hp):
     task = WaterbirdsFeatureFlip()
     data = task.load()
     entry = registry.get(algo_name)
-    given = {k: v for k, v in task.default_hparams.items() if k in entry.cls.hparams} | hp
+    given = task_budget(WaterbirdsFeatureFlip, algo_name) | hp
     hparams = resolve(entry.cls.hparams, given, algo_name)
     stack = train_stack(
         task, data, entry.create(), [hparams] * len(alphas), alphas, seeds, torch.device("cpu")

@@ -6,7 +6,9 @@ import torch
 from algorithms import registry
 from algorithms.base import PRECISIONS
 from benchmark.environment import device_name, resolve_device
+from benchmark.options import parse_list, registry_env_option
 from benchmark.perf import NAIVE, measure, tiled
+from benchmark.plan import task_budget
 from tasks.registry import get_task
 
 _STEPPING = {"auto": None, "vmapped": True, "in-turn": False}
@@ -56,6 +58,7 @@ _STEPPING = {"auto": None, "vmapped": True, "in-turn": False}
     help="Times the paths take turns; each row shows its median (for a noisy, shared machine).",
 )
 @click.option("--device", default="auto", show_default=True)
+@registry_env_option
 def command(
     task, n_train, stack, naive_models, epochs, batch_size, algorithms, precision, stepping, repeats, device
 ) -> None:
@@ -69,14 +72,14 @@ def command(
     t = get_task(task)()
     data = tiled(t.data(), n_train)
     rows = []
-    for name in [a.strip() for a in algorithms.split(",") if a.strip()]:
+    for name in parse_list(algorithms, "--algorithms", what="algorithm names"):
         if name not in NAIVE:
             raise click.BadParameter(
                 f"perf times {', '.join(NAIVE)}, not {name!r}", param_hint="--algorithms"
             )
         spec = registry.get(name).cls.hparams
         hp = {k: p.default for k, p in spec.items()}
-        hp.update({k: v for k, v in t.default_hparams.items() if k in spec})
+        hp.update(task_budget(type(t), name))
         hp.update(epochs=epochs, batch_size=batch_size)
         if "precision" in spec:
             hp["precision"] = precision

@@ -61,6 +61,15 @@ def format_critical(crit) -> str:
     return "\n".join(lines)
 
 
+def checked_store(out: str) -> Store:
+    """The store a sweep writes to, checked before anything trains (created, writable, lock free), with
+    a line for each damaged record it moved aside."""
+    store = Store(out)
+    for line in store.check():
+        click.echo(f"warning: {line}", err=True)
+    return store
+
+
 def report_sweep(result: SweepResult, store: Store, target: float) -> None:
     """What a finished sweep prints: cells trained and skipped, then S(alpha) and the alpha* table."""
     click.echo(

@@ -1,12 +1,10 @@
 """`aca-bench run SUITE`: run a built-in suite (quick, paper, ...) or a suite YAML file."""
 
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import click
 
-from benchmark.commands.results import report_sweep
+from benchmark.commands.results import checked_store, report_sweep
 from benchmark.environment import resolve_device
 from benchmark.options import (
     apply_sets,
@@ -14,11 +12,10 @@ from benchmark.options import (
     executor_choice,
     executor_options,
     out_option,
-    registry_option,
+    registry_env_option,
     set_option,
     stack_options,
 )
-from benchmark.store import Store
 from benchmark.suite import load_suite, with_algorithms
 from benchmark.sweep import run_sweep
 
@@ -35,7 +32,7 @@ from benchmark.sweep import run_sweep
     "of the suite's own; repeatable.",
 )
 @set_option
-@registry_option
+@registry_env_option
 @out_option
 @device_option
 @executor_options
@@ -45,7 +42,6 @@ def command(
     max_stack,
     algorithms,
     sets,
-    registry_paths,
     out,
     device,
     executor,
@@ -53,10 +49,6 @@ def command(
     ray_gpus_per_stack,
 ) -> None:
     """Run SUITE (a built-in name or a YAML path) into --out, then print the alpha* table."""
-    if registry_paths:
-        known = [p for p in os.environ.get("ACA_BENCH_REGISTRY", "").split(os.pathsep) if p]
-        added = [str(Path(p).resolve()) for p in registry_paths]
-        os.environ["ACA_BENCH_REGISTRY"] = os.pathsep.join([*known, *added])
     s = load_suite(suite)
     if algorithms:
         s = with_algorithms(s, algorithms)
@@ -64,7 +56,7 @@ def command(
         s = replace(s, experiments=apply_sets(s.experiments, sets))
     dev = resolve_device(device)
     click.echo(f"suite '{s.name}': {len(s.experiments)} experiment(s) on {dev.type}", err=True)
-    store = Store(out)
+    store = checked_store(out)
     result = run_sweep(
         s.experiments,
         store,

@@ -2,31 +2,22 @@
 
 import click
 
-from benchmark.collective import check_alpha
-from benchmark.commands.results import report_sweep
+from benchmark.commands.results import checked_store, report_sweep
 from benchmark.environment import resolve_device
-from benchmark.errors import BenchError
 from benchmark.options import (
     device_option,
     executor_choice,
     executor_options,
     out_option,
+    parse_alphas,
     parse_sets,
+    registry_env_option,
     set_option,
     stack_options,
     target_option,
 )
 from benchmark.plan import Experiment
-from benchmark.store import Store
 from benchmark.sweep import run_sweep
-
-
-def parse_alphas(text: str) -> tuple[float, ...]:
-    try:
-        values = [float(a) for a in text.split(",") if a.strip()]
-    except ValueError:
-        raise BenchError(f"--alphas expects comma-separated numbers, got {text!r}") from None
-    return tuple(check_alpha(a) for a in values)
 
 
 @click.command()
@@ -40,6 +31,7 @@ def parse_alphas(text: str) -> tuple[float, ...]:
 )
 @click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1), help="Seeds 0..N-1.")
 @set_option
+@registry_env_option
 @target_option
 @stack_options
 @out_option
@@ -71,7 +63,7 @@ def command(
         task_params,
         hparams,
     )
-    store = Store(out)
+    store = checked_store(out)
     result = run_sweep(
         [exp],
         store,

@@ -19,6 +19,7 @@ from torch import nn
 
 from algorithms import registry
 from benchmark.errors import BenchError
+from benchmark.options import registry_env_option
 from benchmark.params import resolve
 from tasks.base import Task, TaskData
 
@@ -153,6 +154,7 @@ def _under(source: str, paths: list[Path]) -> bool:
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--schema-only", is_flag=True, help="Check the schema and imports only; do not train.")
+@registry_env_option
 @click.pass_context
 def command(ctx: click.Context, paths: tuple[str, ...], schema_only: bool) -> None:
     """Check registry entries (folders or YAML files in PATHS, beside the installed ones).
