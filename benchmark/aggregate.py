@@ -81,7 +81,9 @@ def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
     """alpha* (interval, status) per configuration, beside S at alpha 0 and accuracies at alpha 0."""
     rows = []
     for (task, config, config_id), df in runs.groupby(["task", "config", "config_id"], sort=True):
-        wide = df.pivot_table(index="seed", columns="alpha", values="success").dropna()
+        wide = df.pivot_table(index="seed", columns="alpha", values="success")
+        ran = wide.notna().sum()  # alphas fewer seeds ran (an adaptive search's scouts) are left out
+        wide = wide.loc[:, ran == ran.max()].dropna()
         base = df[df["alpha"] == 0.0]
         cm = critical_mass(wide.columns.to_numpy(), wide.to_numpy(), target) if len(wide) else None
         rows.append(

@@ -26,4 +26,5 @@ def main() -> None:
 
 
 for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-    main.add_command(importlib.import_module(f"{commands.__name__}.{_info.name}").command, name=_info.name)
+    _module = importlib.import_module(f"{commands.__name__}.{_info.name}")
+    main.add_command(_module.command, name=_info.name.replace("_", "-"))

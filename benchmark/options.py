@@ -13,7 +13,7 @@ from algorithms import registry
 from benchmark.aggregate import TARGET
 from benchmark.collective import check_alpha
 from benchmark.errors import BenchError
-from benchmark.plan import Experiment
+from benchmark.plan import AUTO, Experiment
 from benchmark.sweep import DEFAULT_MAX_STACK, ExecutorChoice
 from tasks.registry import get_task
 
@@ -126,8 +126,10 @@ def parse_list(text: str, option: str, convert: Callable[[str], Any] = str, what
     return tuple(out)
 
 
-def parse_alphas(text: str) -> tuple[float, ...]:
-    """--alphas: comma-separated collective fractions, each in [0, 1]."""
+def parse_alphas(text: str) -> tuple[float, ...] | str:
+    """--alphas: comma-separated collective fractions, each in [0, 1], or `auto` (placed adaptively)."""
+    if str(text).strip() == AUTO:
+        return AUTO
     return tuple(check_alpha(a) for a in parse_list(text, "--alphas", float, "numbers"))
 
 

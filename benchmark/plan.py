@@ -3,15 +3,18 @@
 import hashlib
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from algorithms import registry
+from benchmark import adaptive
 from benchmark.collective import check_alpha
 from benchmark.errors import BenchError
 from benchmark.ids import canonical
 from benchmark.params import resolve
 from tasks.registry import get_task
+
+AUTO = "auto"  # `alphas: auto`: placed by the adaptive search
 
 
 @dataclass(frozen=True)
@@ -52,15 +55,29 @@ class Cell:
 
 @dataclass(frozen=True)
 class Experiment:
-    """One block of a suite: a task, an algorithm, a hyperparameter grid, alphas and seeds."""
+    """One block of a suite: a task, an algorithm, a hyperparameter grid, alphas and seeds.
+
+    `alphas` is a grid, or AUTO: then each configuration's alphas are placed round by round
+    (`benchmark.adaptive`) within `alpha_range` until alpha* is known to `rel_width`, or for at most
+    `max_rounds` rounds."""
 
     name: str
     task: str
     algorithm: str
-    alphas: tuple[float, ...]
+    alphas: tuple[float, ...] | str
     seeds: tuple[int, ...]
     task_params: dict[str, Any]
     hparams: dict[str, Any]  # a list value is a grid axis
+    alpha_range: tuple[float, float] = adaptive.DEFAULT_RANGE
+    rel_width: float = adaptive.DEFAULT_REL_WIDTH
+    max_rounds: int = adaptive.DEFAULT_MAX_ROUNDS
+
+    @property
+    def search(self) -> adaptive.Search | None:
+        """How the alphas are searched, or None for a fixed grid."""
+        if self.alphas != AUTO:
+            return None
+        return adaptive.Search(self.alpha_range, self.rel_width, self.max_rounds)
 
 
 def task_budget(task_cls: type, algorithm: str) -> dict[str, Any]:
@@ -76,29 +93,40 @@ def task_budget(task_cls: type, algorithm: str) -> dict[str, Any]:
     return dict(budgets.get(algorithm, {}))
 
 
-def expand(exp: Experiment) -> list[Cell]:
-    """All cells of an experiment; alpha 0 is always included."""
+def configurations(exp: Experiment) -> list[Cell]:
+    """One cell per hyperparameter combination of the experiment, at alpha 0 and its first seed: the
+    template its cells at other alphas and seeds are made from (`dataclasses.replace`)."""
     task_cls = get_task(exp.task)
     task = task_cls(**exp.task_params)
     entry = registry.get(exp.algorithm)
-    alphas = sorted({0.0, *(check_alpha(a) for a in exp.alphas)})
     axes = {k: (v if isinstance(v, list) else [v]) for k, v in exp.hparams.items()}
     known = entry.cls.hparams
     spec = task_cls.params
     identity = {k: v for k, v in task.p.items() if spec[k].in_identity(v)}
     paths = {k: v for k, v in task.p.items() if not spec[k].identity}
-    cells = []
+    if entry.cls.needs_groups and task_cls.n_groups is None:
+        raise BenchError(f"algorithm '{exp.algorithm}' needs group labels; task '{exp.task}' has none")
+    out = []
     for combo in itertools.product(*axes.values()):
         given = task_budget(task_cls, exp.algorithm)
         given.update(dict(zip(axes, combo, strict=True)))
         hp = resolve(known, given, owner=f"algorithm '{exp.algorithm}'")
-        for alpha, seed in itertools.product(alphas, exp.seeds):
-            cells.append(
-                Cell(exp.name, exp.task, task_cls.version, identity, exp.algorithm, hp, alpha, seed, paths)
-            )
-    if entry.cls.needs_groups and task_cls.n_groups is None:
-        raise BenchError(f"algorithm '{exp.algorithm}' needs group labels; task '{exp.task}' has none")
-    return cells
+        out.append(
+            Cell(exp.name, exp.task, task_cls.version, identity, exp.algorithm, hp, 0.0, exp.seeds[0], paths)
+        )
+    return out
+
+
+def expand(exp: Experiment) -> list[Cell]:
+    """All cells of a fixed-grid experiment; alpha 0 is always included."""
+    if exp.search is not None:
+        raise BenchError(f"experiment '{exp.name}': alphas: auto has no fixed cells (see benchmark.adaptive)")
+    alphas = sorted({0.0, *(check_alpha(a) for a in exp.alphas)})
+    return [
+        replace(t, alpha=alpha, seed=seed)
+        for t in configurations(exp)
+        for alpha, seed in itertools.product(alphas, exp.seeds)
+    ]
 
 
 def group_cells(cells: list[Cell], max_stack: int | Callable[[list[Cell]], int]) -> list[list[Cell]]:

@@ -18,7 +18,7 @@ def check_cells(cells: list[Cell]) -> None:
         task_key = canonical([cell.task, cell.task_params, cell.task_paths])
         if task_key not in tasks:
             task = cell.make_task()
-            tasks[task_key] = (int(task.load().x_train.shape[0]), task.n_groups)
+            tasks[task_key] = (int(task.data().x_train.shape[0]), task.n_groups)
         n_train, n_groups = tasks[task_key]
         key = canonical([task_key, cell.algorithm, cell.hparams])
         if key in seen:

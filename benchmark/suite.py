@@ -6,13 +6,15 @@ from typing import Any
 
 from algorithms import registry
 from algorithms.registry import read_yaml
+from benchmark.adaptive import Search, check_search
 from benchmark.errors import BenchError
-from benchmark.plan import Experiment
+from benchmark.plan import AUTO, Experiment
 from benchmark.sweep import ExecutorChoice
 from tasks.registry import get_task
 
 BUILTIN = Path(__file__).parent / "suites"
 _EXPERIMENT_FIELDS = {f.name for f in fields(Experiment)} | {"members"}  # members: alphas as counts
+_SEARCH_FIELDS = ("alpha_range", "rel_width", "max_rounds")  # with `alphas: auto` only
 _EXECUTOR_FIELDS = {f.name for f in fields(ExecutorChoice)} - {"options"}  # options: Python callers only
 
 
@@ -116,21 +118,19 @@ def _experiment(e: Any, where: str) -> Experiment:
     if "members" in e and "alphas" in e:
         raise BenchError(f"{where}: members: give alphas or members, not both")
     if "members" in e:
-        alphas = members_to_alphas(e["members"], task_params, where)
+        e = {**e, "alphas": members_to_alphas(e["members"], task_params, where)}
     elif "alphas" not in e:
         raise BenchError(f"{where}: alphas: required field is missing (or give members)")
-    else:
-        alphas = e["alphas"]
-    if not isinstance(alphas, list) or not all(isinstance(a, int | float) for a in alphas):
-        raise BenchError(f"{where}: alphas: must be a list of numbers")
+    alphas, search = _alphas(e, where)
     return Experiment(
         name=str(e.get("name", f"{e['task']}-{e['algorithm']}")),
         task=str(e["task"]),
         algorithm=str(e["algorithm"]),
-        alphas=tuple(float(a) for a in alphas),
+        alphas=alphas,
         seeds=seeds_of(e.get("seeds", 3), where),
         task_params=task_params,
         hparams=_mapping(e.get("hparams", {}), f"{where}: hparams"),
+        **search,
     )
 
 
@@ -156,6 +156,22 @@ def _no_unknown(doc: dict, known: set[str], where: str) -> None:
     unknown = sorted(map(str, set(doc) - known))
     if unknown:
         raise BenchError(f"{where}: {unknown[0]}: unknown field (known: {', '.join(sorted(known))})")
+
+
+def _alphas(e: dict, where: str) -> tuple[tuple[float, ...] | str, dict]:
+    """`alphas` (a list of numbers, or `auto`) and, with `auto`, the search settings given."""
+    alphas = e["alphas"]
+    given = [f for f in _SEARCH_FIELDS if f in e]
+    if alphas == AUTO:
+        s = Search()
+        values = {f: e.get(f, getattr(s, f)) for f in _SEARCH_FIELDS}
+        search = check_search(values["alpha_range"], values["rel_width"], values["max_rounds"], f"{where}: ")
+        return AUTO, {f: getattr(search, f) for f in _SEARCH_FIELDS}
+    if not isinstance(alphas, list) or not all(isinstance(a, int | float) for a in alphas):
+        raise BenchError(f"{where}: alphas: must be a list of numbers or 'auto'")
+    if given:
+        raise BenchError(f"{where}: {given[0]}: only with alphas: auto")
+    return tuple(float(a) for a in alphas), {}
 
 
 def seeds_of(value: Any, where: str) -> tuple[int, ...]:

@@ -1,13 +1,17 @@
-"""A sweep: expand experiments, skip cells already stored, train the rest, store records."""
+"""A sweep: expand experiments, skip cells already stored, train the rest, store records; adaptive
+searches (`alphas: auto`) run as rounds of such passes until each configuration's alpha* is known."""
 
+import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
-from benchmark import sizing
+from benchmark import adaptive, sizing
+from benchmark.aggregate import TARGET
+from benchmark.errors import BenchError
 from benchmark.executors import run_local
-from benchmark.plan import Cell, Experiment, expand, group_cells
+from benchmark.plan import Cell, Experiment, canonical, configurations, expand, group_cells
 from benchmark.preflight import check_cells
 from benchmark.store import Store
 
@@ -33,21 +37,76 @@ class ExecutorChoice:
     options: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SearchReport:
+    """What one configuration's adaptive search spent, and where it stands."""
+
+    experiment: str
+    config: str  # the experiment's name and the grid hyperparameters that tell its configurations apart
+    state: adaptive.SearchState
+    epochs: int | None  # training epochs of each cell (None when the algorithm has no `epochs`)
+
+    @property
+    def rounds(self) -> int:
+        return len(self.state.rounds)
+
+    @property
+    def cells(self) -> int:
+        return self.state.cells
+
+    @property
+    def model_epochs(self) -> int | None:
+        return None if self.epochs is None else self.cells * self.epochs
+
+
 @dataclass
 class SweepResult:
     planned: int
     skipped: int
     written: int
     seconds: float = 0.0  # wall time of training the cells not already stored
+    searches: list[SearchReport] = field(default_factory=list)  # one per `alphas: auto` configuration
 
 
 def plan_cells(experiments: list[Experiment] | tuple[Experiment, ...]) -> list[Cell]:
-    """All cells of the experiments, each run id once."""
+    """All cells of the fixed-grid experiments, each run id once."""
     cells: dict[str, Cell] = {}
     for exp in experiments:
-        for c in expand(exp):
-            cells.setdefault(c.run_id, c)
+        if exp.search is None:
+            for c in expand(exp):
+                cells.setdefault(c.run_id, c)
     return list(cells.values())
+
+
+def config_key(config: dict) -> str:
+    """The identity of a configuration (task and algorithm with hyperparameters) in a cell's config or
+    a record: what an adaptive search's results are collected by."""
+    return canonical({"task": config["task"], "algorithm": config["algorithm"]})
+
+
+def plan_searches(experiments: list[Experiment] | tuple[Experiment, ...]) -> list[tuple[Experiment, Cell]]:
+    """(experiment, template cell) per configuration of the `alphas: auto` experiments, each once."""
+    out: dict[tuple, tuple[Experiment, Cell]] = {}
+    for exp in experiments:
+        if exp.search is None:
+            continue
+        for t in configurations(exp):
+            out.setdefault((config_key(t.config()), exp.seeds, exp.search), (exp, t))
+    return list(out.values())
+
+
+def search_results(records: list[dict]) -> dict[str, dict[tuple[float, int], float]]:
+    """Success per (alpha, seed), per configuration key, from store records."""
+    out: dict[str, dict[tuple[float, int], float]] = {}
+    for r in records:
+        key = (float(r["alpha"]), int(r["seed"]))
+        out.setdefault(config_key(r), {})[key] = float(r["metrics"]["success"])
+    return out
+
+
+def _label(exp: Experiment, template: Cell) -> str:
+    grid = [k for k, v in exp.hparams.items() if isinstance(v, list)]
+    return exp.name + ("(" + ", ".join(f"{k}={template.hparams[k]}" for k in grid) + ")" if grid else "")
 
 
 def run_sweep(
@@ -58,30 +117,62 @@ def run_sweep(
     max_stack: int | None = None,
     desc: str = "sweep",
     executor: ExecutorChoice | None = None,
+    target: float = TARGET,
 ) -> SweepResult:
     """Plan, skip finished cells (unless `force`), train the rest stack by stack: at most `max_stack`
     models each; by default `default_max_stack(device)`, or on CUDA (in this process) as many as
-    fit in free memory."""
-    cells = plan_cells(experiments)
+    fit in free memory.
+
+    `alphas: auto` configurations advance their searches (`benchmark.adaptive`, at success `target`)
+    together: each pass trains the current round of every search, and the fixed grids' cells with the
+    first, in as few stacks as one pass over all of them allows."""
+    fixed = plan_cells(experiments)
+    searches = plan_searches(experiments)
     done = set() if force else store.done_ids()
-    todo = [c for c in cells if c.run_id not in done]
-    check_cells(todo)  # before anything is forgotten or trained
+    # before anything is forgotten or trained
+    check_cells([c for c in fixed if c.run_id not in done] + [t for _, t in searches])
     if force:
-        store.forget({c.run_id for c in cells})
+        keys = {config_key(t.config()) for _, t in searches}
+        old = {r["run_id"] for r in store.read()[0] if config_key(r) in keys}
+        store.forget({c.run_id for c in fixed} | old)
     executor = executor or ExecutorChoice()
     width = max_stack or default_max_stack(device)
     if max_stack is None and device.type == "cuda" and executor.kind == "local":
         width = sizing.fitted_width(device, floor=width)
-    stacks = group_cells(todo, width)
-    start = time.perf_counter()
-    if not todo:
-        written = 0
-    elif executor.kind == "ray":
-        from benchmark.ray_executor import run_ray
+    trained = written = 0
+    seconds = 0.0
+    last: set[str] = set()
+    for turn in itertools.count(1):
+        records = store.read()[0]
+        done = {r["run_id"] for r in records}
+        results = search_results(records)
+        states = [
+            adaptive.state(results.get(config_key(t.config()), {}), exp.seeds, exp.search, target)
+            for exp, t in searches
+        ]
+        todo = {c.run_id: c for c in fixed if c.run_id not in done}
+        for (_, t), st in zip(searches, states, strict=True):
+            todo.update((c.run_id, c) for c in (replace(t, alpha=a, seed=s) for a, s in st.todo))
+        if not todo:
+            break
+        if set(todo) == last:
+            raise BenchError(f"{len(todo)} cells were trained but left no records; stopping the search")
+        last = set(todo)
+        stacks = group_cells(list(todo.values()), width)
+        start = time.perf_counter()
+        label = desc if not searches else f"{desc} round {turn}"
+        if executor.kind == "ray":
+            from benchmark.ray_executor import run_ray
 
-        written = run_ray(
-            stacks, store, device, executor.address, executor.gpus_per_stack, desc=desc, **executor.options
-        )
-    else:
-        written = run_local(stacks, store, device, desc=desc)
-    return SweepResult(len(cells), len(cells) - len(todo), written, time.perf_counter() - start)
+            ex = executor
+            written += run_ray(stacks, store, device, ex.address, ex.gpus_per_stack, desc=label, **ex.options)
+        else:
+            written += run_local(stacks, store, device, desc=label)
+        seconds += time.perf_counter() - start
+        trained += len(todo)
+    reports = [
+        SearchReport(exp.name, _label(exp, t), st, t.hparams.get("epochs"))
+        for (exp, t), st in zip(searches, states, strict=True)
+    ]
+    planned = len(fixed) + sum(r.cells for r in reports)
+    return SweepResult(planned, planned - trained, written, seconds, reports)

@@ -32,7 +32,7 @@ from benchmark.aggregate import TARGET, critical_table, curves, group_table, pri
 from benchmark.critical import critical_mass
 from benchmark.errors import BenchError
 from benchmark.ids import canonical
-from benchmark.store import load_records
+from benchmark.store import RECORDS, load_records
 from leaderboard.downloads import downloads
 from leaderboard.pages import algorithm_page, task_page
 from leaderboard.rows import MIN_INTERVAL_SEEDS, ORDER_NOTE, common_settings, make_rows
@@ -191,13 +191,31 @@ class BuildResult:
     warnings: list[str]
 
 
+def stores(folder: str | Path) -> list[Path]:
+    """The results stores a folder holds: itself, or else every subfolder with a records file
+    (`leaderboard/reference/` holds one store per suite)."""
+    folder = Path(folder)
+    if (folder / RECORDS).exists() or not folder.is_dir():
+        return [folder]
+    return sorted(p.parent for p in folder.glob(f"*/{RECORDS}")) or [folder]
+
+
 def build_site(
-    results: str | Path, out: str | Path, registry_paths: list[Path] | None = None, target: float = TARGET
+    results: str | Path | list[str | Path],
+    out: str | Path,
+    registry_paths: list[Path] | None = None,
+    target: float = TARGET,
 ) -> BuildResult:
-    """Read the store in `results` and the registry cards, render the site, write it to `out`."""
-    records, damaged = load_records(results)
+    """Read the stores in `results` (one folder or several, each a store or a folder of stores) and the
+    registry cards, render the site, write it to `out`."""
+    folders = [s for f in (results if isinstance(results, list) else [results]) for s in stores(f)]
+    records, damaged = [], []
+    for folder in folders:
+        more, problems = load_records(folder)
+        records += more
+        damaged += problems
     if not records:
-        raise BenchError(f"no intact run records in '{results}'")
+        raise BenchError(f"no intact run records in {', '.join(map(str, folders))}")
     cards, problems = read_cards(list(registry_paths or []))
     files = render(records, cards, target, damaged=len(damaged))
     written = write_site(files, out)

@@ -1,4 +1,5 @@
-"""Group DRO: the q update by hand, absent groups, the adjustment, stacking, balanced batches, refusal."""
+"""Group DRO: the q update by hand, absent groups, the adjustment, stacking, balanced batches, refusal,
+and the reference mode (Sagawa et al.'s LossComputer) against its equations."""
 
 import math
 
@@ -9,7 +10,7 @@ from torch.func import stack_module_state, vmap
 
 from algorithms import registry
 from algorithms.base import FunctionalModel
-from algorithms.groupdro import GroupDRO, next_q
+from algorithms.groupdro import GroupDRO, next_q, robust_loss
 from benchmark.engine import balanced_order
 from benchmark.errors import BenchError
 from benchmark.plan import Experiment, expand
@@ -24,7 +25,7 @@ def const_model() -> tuple[FunctionalModel, dict[str, torch.Tensor]]:
     return FunctionalModel(lin), params
 
 
-def values(lr=0.0, eta=1.0, adj=0.0, counts=(10.0, 10.0, 10.0, 10.0)) -> dict[str, torch.Tensor]:
+def values(lr=0.0, eta=1.0, adj=0.0, counts=(10.0, 10.0, 10.0, 10.0), ref=0.0) -> dict[str, torch.Tensor]:
     t = torch.tensor
     return {
         "lr": t(lr),
@@ -33,6 +34,7 @@ def values(lr=0.0, eta=1.0, adj=0.0, counts=(10.0, 10.0, 10.0, 10.0)) -> dict[st
         "eta_q": t(eta),
         "group_adj": t(adj),
         "group_count": t(counts),
+        "reference": t(ref),
     }
 
 
@@ -140,3 +142,80 @@ def test_registry_entry_is_valid():
     entry = registry.get("groupdro")
     assert entry.cls is GroupDRO and entry.cls.needs_groups
     assert "eta_q" in entry.cls.per_model
+
+
+# ------------------------------------------------------------------ reference mode (LossComputer)
+def test_reference_mode_renormalises_over_all_groups_with_absent_loss_zero():
+    algo = GroupDRO()
+    model, params = const_model()
+    state = algo.init_state(params, 4)
+    # Groups 0 (loss ln 4) and 2 (loss ln 4/3) present; 1 and 3 enter with loss 0, eta = 1:
+    # q ~ 1/4 * [4, 1, 4/3, 1], renormalised over all four: [12, 3, 4, 3] / 22.
+    _, ref = algo.update(model, params, state, batch([0, 0, 2]), values(ref=1.0), 0)
+    assert torch.allclose(ref["q"], torch.tensor([12, 3, 4, 3]) / 22.0)
+    # The project's mode on the same batch keeps the absent groups' 1/4 each.
+    _, own = algo.update(model, params, state, batch([0, 0, 2]), values(ref=0.0), 0)
+    assert torch.allclose(own["q"], torch.tensor([3 / 8, 1 / 4, 1 / 8, 1 / 4]))
+
+
+def test_both_modes_agree_when_every_group_is_present():
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(20):
+        q = torch.rand(4, generator=gen) + 0.05
+        q = q / q.sum()
+        loss = torch.rand(4, generator=gen) * 3
+        adjust = torch.rand(4, generator=gen)
+        present = torch.ones(4, dtype=torch.bool)
+        eta = torch.tensor(0.7)
+        v_own, q_own = robust_loss(q, loss, present, adjust, eta, torch.tensor(0.0))
+        v_ref, q_ref = robust_loss(q, loss, present, adjust, eta, torch.tensor(1.0))
+        assert torch.allclose(q_own, q_ref, atol=1e-7)
+        # the values differ by exactly sum_g q_g a_g; the gradients wrt the losses are q in both
+        assert math.isclose(float(v_ref - v_own), float((q_ref * adjust).sum()), rel_tol=1e-5)
+
+
+def test_reference_mode_with_adjustment_by_hand():
+    q = torch.full((4,), 0.25)
+    loss = torch.tensor([1.0, 0.0, 2.0, 0.0], requires_grad=True)  # groups 1 and 3 absent (loss 0)
+    present = torch.tensor([True, False, True, False])
+    counts = torch.tensor([4.0, 1.0, 16.0, 100.0])
+    adjust = 1.0 / counts.sqrt()  # C = 1: [0.5, 1, 0.25, 0.1]
+    eta = torch.tensor(1.0)
+    value, new_q = robust_loss(q, loss, present, adjust, eta, torch.tensor(1.0))
+    # Reference: every group's weight times exp(eta * (loss + a)), renormalised over all groups.
+    e = [math.exp(1.5), math.exp(1.0), math.exp(2.25), math.exp(0.1)]
+    expect = torch.tensor(e) / sum(e)
+    assert torch.allclose(new_q, expect)
+    assert math.isclose(value.item(), float((expect * (loss.detach() + adjust)).sum()), rel_tol=1e-6)
+    (g,) = torch.autograd.grad(value, loss)
+    assert torch.allclose(g, expect)  # the adjustment adds a constant: the gradient is q
+    # The project's mode: present groups share their mass 1/2 as exp(1.5) : exp(2.25); value sum q l.
+    value_own, q_own = robust_loss(q, loss, present, adjust, eta, torch.tensor(0.0))
+    share = 0.5 * torch.tensor([math.exp(1.5), math.exp(2.25)]) / (math.exp(1.5) + math.exp(2.25))
+    assert torch.allclose(q_own, torch.tensor([share[0], 0.25, share[1], 0.25]))
+    assert math.isclose(value_own.item(), float(share[0] * 1.0 + share[1] * 2.0), rel_tol=1e-6)
+
+
+def test_reference_mode_shrinks_an_absent_group_each_step():
+    q = torch.full((4,), 0.25)
+    present = torch.tensor([True, True, True, False])
+    loss = torch.tensor([1.0, 1.0, 1.0, 0.0])
+    _, new = robust_loss(q, loss, present, torch.zeros(4), torch.tensor(1.0), torch.tensor(1.0))
+    # absent group: (1/4) / (3/4 e + 1/4) of its weight after one step; the others grow alike
+    assert math.isclose(float(new[3]), 0.25 / (0.75 * math.e + 0.25), rel_tol=1e-6)
+    assert math.isclose(float(new.sum()), 1.0, rel_tol=1e-6)
+
+
+def test_stack_mixes_reference_and_project_modes():
+    algo = GroupDRO()
+    lin = nn.Linear(1, 2)
+    model = FunctionalModel(lin)
+    one = {"weight": torch.zeros(2, 1), "bias": torch.tensor([0.0, math.log(3.0)])}
+    params = {k: torch.stack([one[k], one[k]]) for k in one}
+    state = vmap(algo.init_state, in_dims=(0, None))(params, 4)
+    vals = {k: torch.stack([v, v]) for k, v in values().items()}
+    vals["reference"] = torch.tensor([1.0, 0.0])
+    b = {k: torch.stack([v, v]) for k, v in batch([0, 0, 2]).items()}
+    _, new = vmap(lambda *a: algo.update(model, *a, 0), in_dims=(0, 0, 0, 0))(params, state, b, vals)
+    assert torch.allclose(new["q"][0], torch.tensor([12, 3, 4, 3]) / 22.0)
+    assert torch.allclose(new["q"][1], torch.tensor([3 / 8, 1 / 4, 1 / 8, 1 / 4]))

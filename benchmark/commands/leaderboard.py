@@ -23,18 +23,19 @@ def command() -> None:
 @click.option(
     "--results",
     "results",
-    default="results",
+    default=["results"],
     show_default=True,
+    multiple=True,
     type=click.Path(file_okay=False),
-    help="Results folder (the store) to read.",
+    help="Results folder to read (repeatable): a store, or a folder of stores such as leaderboard/reference.",
 )
 @registry_option
 @target_option
-def build(out: str, results: str, registry_paths: tuple[str, ...], target: float) -> None:
+def build(out: str, results: tuple[str, ...], registry_paths: tuple[str, ...], target: float) -> None:
     """Render the site (index, task, algorithm, methodology and submit pages, plots, downloads) to --out."""
     from leaderboard.build import build_site  # matplotlib and jinja2 load only for this command
 
-    result = build_site(results, out, [Path(p) for p in registry_paths], target)
+    result = build_site(list(results), out, [Path(p) for p in registry_paths], target)
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
     pages = [p for p in result.pages if p.endswith(".html")]

@@ -8,7 +8,7 @@ from benchmark.aggregate import critical_table, curves, runs_frame
 from benchmark.errors import BenchError
 from benchmark.options import out_option, target_option
 from benchmark.store import Store, load_records
-from benchmark.sweep import SweepResult
+from benchmark.sweep import SearchReport, SweepResult
 
 
 def _tables(out: str, target: float):
@@ -79,6 +79,22 @@ def report_sweep(result: SweepResult, store: Store, target: float) -> None:
     cur, crit = _tables(str(store.root), target)
     click.echo(format_curves(cur))
     click.echo(format_critical(crit))
+    if result.searches:
+        click.echo(format_searches(result.searches))
+
+
+def format_searches(searches: list[SearchReport]) -> str:
+    """Per adaptive configuration: rounds, cells and model-epochs spent beside alpha* and its interval
+    (over the alphas every seed ran), and why the search stopped."""
+    lines = ["\nadaptive alpha search (alphas: auto)"]
+    for r in searches:
+        est = r.state.estimate
+        spent = f"{r.rounds} rounds, {r.cells} cells" + (
+            "" if r.model_epochs is None else f", {r.model_epochs} model-epochs"
+        )
+        where = "running" if not r.state.done else r.state.reason
+        lines.append(f"  {r.config}: alpha* {est.text() if est else 'n/a'}; {spent}; {where}")
+    return "\n".join(lines)
 
 
 @click.command()

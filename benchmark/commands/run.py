@@ -65,5 +65,6 @@ def command(
         max_stack=max_stack,
         desc=s.name,
         executor=executor_choice(executor, ray_address, ray_gpus_per_stack, s.executor),
+        target=s.target,
     )
     report_sweep(result, store, s.target)

@@ -2,6 +2,7 @@
 
 import click
 
+from benchmark.adaptive import DEFAULT_MAX_ROUNDS, DEFAULT_RANGE, DEFAULT_REL_WIDTH, check_search
 from benchmark.commands.results import checked_store, report_sweep
 from benchmark.environment import resolve_device
 from benchmark.options import (
@@ -10,13 +11,14 @@ from benchmark.options import (
     executor_options,
     out_option,
     parse_alphas,
+    parse_list,
     parse_sets,
     registry_env_option,
     set_option,
     stack_options,
     target_option,
 )
-from benchmark.plan import Experiment
+from benchmark.plan import AUTO, Experiment
 from benchmark.sweep import run_sweep
 
 
@@ -27,7 +29,25 @@ from benchmark.sweep import run_sweep
     "--alphas",
     default="0,0.001,0.002,0.005,0.01,0.02,0.05",
     show_default=True,
-    help="Comma-separated collective fractions in [0, 1]; 0 is always added.",
+    help="Comma-separated collective fractions in [0, 1] (0 is always added), or 'auto': placed round "
+    "by round until alpha* is known to --rel-width.",
+)
+@click.option(
+    "--alpha-range",
+    default=",".join(f"{a:g}" for a in DEFAULT_RANGE),
+    show_default=True,
+    metavar="LO,HI",
+    help="With --alphas auto: the alphas searched.",
+)
+@click.option(
+    "--rel-width",
+    default=DEFAULT_REL_WIDTH,
+    show_default=True,
+    type=float,
+    help="With --alphas auto: stop when alpha*'s interval is narrower than this times alpha*.",
+)
+@click.option(
+    "--max-rounds", default=DEFAULT_MAX_ROUNDS, show_default=True, type=int, help="With --alphas auto."
 )
 @click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1), help="Seeds 0..N-1.")
 @set_option
@@ -41,6 +61,9 @@ def command(
     task,
     algorithm,
     alphas,
+    alpha_range,
+    rel_width,
+    max_rounds,
     seeds,
     sets,
     target,
@@ -54,14 +77,14 @@ def command(
 ) -> None:
     """Sweep alpha x seeds for one task and algorithm, then print S(alpha) and alpha*."""
     task_params, hparams = parse_sets(sets, task, algorithm)
+    grid = parse_alphas(alphas)
+    search = {}
+    if grid == AUTO:
+        lo_hi = list(parse_list(alpha_range, "--alpha-range", float, "numbers LO,HI"))
+        s = check_search(lo_hi, rel_width, max_rounds, where="--")
+        search = {"alpha_range": s.alpha_range, "rel_width": s.rel_width, "max_rounds": s.max_rounds}
     exp = Experiment(
-        f"{task}-{algorithm}",
-        task,
-        algorithm,
-        parse_alphas(alphas),
-        tuple(range(seeds)),
-        task_params,
-        hparams,
+        f"{task}-{algorithm}", task, algorithm, grid, tuple(range(seeds)), task_params, hparams, **search
     )
     store = checked_store(out)
     result = run_sweep(
@@ -71,5 +94,6 @@ def command(
         force=force,
         max_stack=max_stack,
         executor=executor_choice(executor, ray_address, ray_gpus_per_stack),
+        target=target,
     )
     report_sweep(result, store, target)

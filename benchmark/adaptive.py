@@ -1,0 +1,227 @@
+"""Adaptive alpha placement: where to train next to find alpha* of one configuration.
+
+The placement is a pure function of the results seen so far for that configuration (success per
+(alpha, seed)), so rerunning the same command places the same alphas and a crashed search resumes
+where it stopped. It replays the search from round 1: a round's alphas follow from the results of the
+rounds before it; the first round with untrained cells is the current one. Results at alphas the search
+did not place (a fixed-grid run into the same store) are ignored, so they cannot change its alphas.
+
+- Round 1 scouts: alpha 0 at every seed, and a coarse log grid over `alpha_range` (at most half a
+  decade between neighbours) at the first seed only.
+- Every later round trains a few new alphas at every seed, chosen from the seed-mean curve: the secant
+  estimate (linear in log alpha) inside the bracket where the curve crosses the target and one alpha
+  `1 + rel_width` either side of it (neighbours that are themselves a bracket `rel_width` wide); the
+  end of a bracket only the scout seed has tried, once such a spread has missed it; the bootstrap
+  interval's ends when the bracket is already tight. A curve
+  whose crossing lies below every alpha tried extends down to the bottom of `alpha_range` (then alpha*
+  is reported as `<=` that bound); one that never reaches the target is confirmed at the top of the
+  range at every seed (then `not reached`).
+- It stops when alpha* over the alphas every seed ran (`benchmark.critical`) has a bootstrap interval,
+  and a bracket of tried alphas, both narrower than `rel_width` times alpha*; or when `max_rounds`
+  rounds are spent; or when no new alpha could narrow it.
+"""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmark.critical import REACHED, CriticalMass, critical_mass
+from benchmark.errors import BenchError
+
+DEFAULT_RANGE = (0.001, 0.5)
+DEFAULT_REL_WIDTH = 0.5
+DEFAULT_MAX_ROUNDS = 5
+SCOUT_SPACING = math.sqrt(10.0)  # the coarse grid's largest ratio between neighbouring alphas
+SCOUT_SEEDS = 1  # seeds of the coarse grid (alpha 0 always runs at every seed)
+DIGITS = 3  # placed alphas are rounded to this many significant digits
+
+CONVERGED = "interval and bracket within rel_width"
+AT_ZERO = "target reached at alpha 0"
+AT_BOTTOM = "crossing below the bottom of alpha_range"
+NOT_REACHED_TOP = "target not reached at the top of alpha_range"
+SEED_SPREAD = "bracket within rel_width; the interval is the seeds' spread"
+BUDGET = "max_rounds spent"
+NO_ROOM = "no untried alpha left to narrow it"
+
+
+@dataclass(frozen=True)
+class Search:
+    """How an `alphas: auto` experiment searches: range of alphas, precision, round budget."""
+
+    alpha_range: tuple[float, float] = DEFAULT_RANGE
+    rel_width: float = DEFAULT_REL_WIDTH
+    max_rounds: int = DEFAULT_MAX_ROUNDS
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """Where one configuration's search stands, replayed from its results."""
+
+    rounds: tuple[tuple[tuple[float, tuple[int, ...]], ...], ...]  # per round: (alpha, seeds) placed
+    todo: tuple[tuple[float, int], ...]  # (alpha, seed) cells of the current round without a result
+    done: bool
+    reason: str  # why it stopped; '' while it runs
+    estimate: CriticalMass | None  # alpha* over the alphas every seed ran
+
+    @property
+    def cells(self) -> int:
+        """Cells placed so far that have a result."""
+        return sum(len(seeds) for rnd in self.rounds for _, seeds in rnd) - len(self.todo)
+
+
+def check_search(alpha_range: object, rel_width: object, max_rounds: object, where: str = "") -> Search:
+    """The settings as a Search, or a one-line BenchError naming the field (prefixed by `where`)."""
+    lo_hi = list(alpha_range) if isinstance(alpha_range, list | tuple) else None
+    if (
+        lo_hi is None
+        or len(lo_hi) != 2
+        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in lo_hi)
+        or not 0 < lo_hi[0] < lo_hi[1] <= 1
+    ):
+        raise BenchError(f"{where}alpha_range: must be [lo, hi] with 0 < lo < hi <= 1, got {alpha_range!r}")
+    if isinstance(rel_width, bool) or not isinstance(rel_width, int | float) or not 0 < rel_width < 10:
+        raise BenchError(f"{where}rel_width: must be a number in (0, 10), got {rel_width!r}")
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
+        raise BenchError(f"{where}max_rounds: must be a positive int, got {max_rounds!r}")
+    return Search((float(lo_hi[0]), float(lo_hi[1])), float(rel_width), max_rounds)
+
+
+def rounded(alpha: float) -> float:
+    """`alpha` to DIGITS significant digits."""
+    return float(f"{alpha:.{DIGITS}g}")
+
+
+def coarse_grid(lo: float, hi: float) -> tuple[float, ...]:
+    """Log-spaced alphas from `lo` to `hi`, neighbours at most SCOUT_SPACING apart."""
+    n = max(2, math.ceil(math.log(hi / lo) / math.log(SCOUT_SPACING) - 1e-9) + 1)
+    return tuple(sorted({rounded(lo * (hi / lo) ** (i / (n - 1))) for i in range(n)}))
+
+
+def state(
+    results: Mapping[tuple[float, int], float], seeds: tuple[int, ...], search: Search, target: float
+) -> SearchState:
+    """The search of one configuration given `results` ((alpha, seed) -> success)."""
+    lo, hi = search.alpha_range
+    plan = ((0.0, tuple(seeds)), *((a, tuple(seeds[:SCOUT_SEEDS])) for a in coarse_grid(lo, hi)))
+    rounds: list[tuple[tuple[float, tuple[int, ...]], ...]] = []
+    seen: dict[float, dict[int, float]] = {}
+    while True:
+        rounds.append(plan)
+        todo = tuple((a, s) for a, ss in plan for s in ss if (a, s) not in results)
+        for a, ss in plan:
+            seen.setdefault(a, {}).update({s: results[(a, s)] for s in ss if (a, s) in results})
+        estimate = _estimate(seen, seeds, target)
+        if todo:
+            return SearchState(tuple(rounds), todo, False, "", estimate)
+        alphas, reason = _next(seen, seeds, search, target, estimate)
+        if reason is None and not alphas:
+            reason = NO_ROOM
+        if reason is None and len(rounds) >= search.max_rounds:
+            reason = BUDGET
+        if reason is not None:
+            return SearchState(tuple(rounds), (), True, reason, estimate)
+        plan = tuple((a, tuple(s for s in seeds if s not in seen.get(a, {}))) for a in alphas)
+
+
+def _full(seen: dict[float, dict[int, float]], seeds: tuple[int, ...]) -> list[float]:
+    return sorted(a for a, per in seen.items() if len(per) == len(seeds))
+
+
+def _estimate(seen: dict[float, dict[int, float]], seeds: tuple[int, ...], target: float):
+    full = _full(seen, seeds)
+    if len(full) < 2:
+        return None
+    per_seed = np.array([[seen[a][s] for a in full] for s in seeds])
+    return critical_mass(np.array(full), per_seed, target)
+
+
+def _next(
+    seen: dict[float, dict[int, float]],
+    seeds: tuple[int, ...],
+    search: Search,
+    target: float,
+    estimate: CriticalMass | None,
+) -> tuple[list[float], str | None]:
+    """The next round's alphas (each to run at every seed), or a reason to stop."""
+    lo, hi = search.alpha_range
+    full = _full(seen, seeds)
+    mean = {a: float(np.mean(list(per.values()))) for a, per in seen.items() if per}
+    tried = sorted(mean)
+    if mean[0.0] >= target:
+        return [], AT_ZERO
+    hits = [a for a in full if mean[a] >= target]
+    if hits:
+        b = hits[0]
+        a = max(x for x in full if x < b)
+        if a > 0:  # bracketed by alphas every seed ran
+            assert estimate is not None and estimate.value is not None
+            return _refine(a, b, estimate, full, search, mean, target, seen, seeds)
+        if b <= lo:
+            return [], AT_BOTTOM
+        below = [x for x in tried if 0 < x < b and mean[x] < target]
+        if not below:  # nothing tried under the crossing: extend down to the bottom of the range
+            return _new([lo, math.sqrt(lo * b)], full), None
+        return _new([below[-1], *_around(below[-1], b, mean, target, search)], full), None
+    top = full[-1]
+    above = [x for x in tried if x > top and mean[x] >= target]
+    if not above:
+        if top >= hi:
+            return [], NOT_REACHED_TOP
+        return _new([hi], full), None
+    b = above[0]
+    a = max(x for x in tried if x < b and mean[x] < target)
+    if a == 0.0:
+        return _new([b, *([math.sqrt(lo * b)] if b > lo else [])], full), None
+    # Alphas around the estimate; once earlier ones fell short (a ran at every seed), b too.
+    return _new([*([b] if a in full else []), *_around(a, b, mean, target, search)], full), None
+
+
+def _refine(a, b, estimate, full, search, mean, target, seen, seeds):
+    """Bracket (a, b) of alphas every seed ran: stop, or place alphas that narrow alpha*."""
+    value = estimate.value
+    tight = (b - a) / value <= search.rel_width
+    if not tight:
+        return _new(_around(a, b, mean, target, search), full), None
+    if (
+        estimate.status == REACHED
+        and estimate.low is not None
+        and estimate.high is not None
+        and (estimate.high - estimate.low) / value <= search.rel_width
+    ):
+        return [], CONVERGED
+    # The interval reaches past the bracket: measure there, one alpha a step of 1 + rel_width out.
+    step = 1 + search.rel_width
+    low, high = estimate.low, estimate.high
+    ends = []
+    if low is None or low <= a:
+        ends.append(a / step if low is None else min(low, a / step))
+    if high is None:  # some resampled curves stay below the target at every alpha tried
+        ends.append(full[-1] * step)
+    elif high >= b:
+        ends.append(max(high, b * step))
+    new = _new([min(x, search.alpha_range[1]) for x in ends], full, apart=1 + search.rel_width / 4)
+    return (new, None) if new else ([], SEED_SPREAD)
+
+
+def _around(a: float, b: float, mean: dict[float, float], target: float, search: Search) -> list[float]:
+    """The secant estimate in (a, b) and an alpha `1 + rel_width` either side of it, kept inside."""
+    la, lb = math.log(a), math.log(b)
+    t = (target - mean[a]) / (mean[b] - mean[a])
+    centre = la + min(max(t, 0.0), 1.0) * (lb - la)
+    half = math.log(1 + search.rel_width) / 2
+    if lb - la <= 2 * half:  # the bracket is already as narrow as neighbours: one point at the estimate
+        return [math.exp(centre)]
+    margin = (lb - la) / 8
+    points = (centre - 2 * half, centre, centre + 2 * half)
+    return [math.exp(min(max(p, la + margin), lb - margin)) for p in points]
+
+
+def _new(alphas: list[float], full: list[float], apart: float = 1.0) -> list[float]:
+    """`alphas` rounded, without repeats, without those every seed already ran (within `apart`)."""
+    out: list[float] = []
+    for x in sorted({rounded(x) for x in alphas}):
+        if 0 < x <= 1 and all(max(x, f) / min(x, f) > apart for f in full if f > 0) and x not in full:
+            out.append(x)
+    return out

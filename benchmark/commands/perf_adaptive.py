@@ -1,0 +1,107 @@
+"""`aca-bench perf-adaptive SUITE`: the suite's fixed alpha grid and adaptive placement side by side.
+
+Both arms train in one run on this device at the same seeds and hyperparameters, each into its own
+store under --out (fixed/, auto/), so neither reuses the other's cells. The adaptive arm searches the
+fixed grid's own range (its smallest positive alpha to its largest) unless --alpha-range is given.
+Per configuration it prints model-epochs spent, alpha* and the relative width of its interval for
+each arm; per arm the training wall time.
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+import click
+import yaml
+
+from benchmark.adaptive import DEFAULT_MAX_ROUNDS, DEFAULT_REL_WIDTH, check_search
+from benchmark.aggregate import critical_table, runs_frame
+from benchmark.environment import resolve_device
+from benchmark.errors import BenchError
+from benchmark.options import apply_sets, device_option, set_option
+from benchmark.plan import AUTO
+from benchmark.store import Store
+from benchmark.suite import load_suite, seeds_of
+from benchmark.sweep import config_key, run_sweep
+
+
+def _per_config(store: Store, target: float) -> dict[str, dict]:
+    """config key -> {label, cells, model_epochs, crit row} from a store."""
+    records = store.read()[0]
+    out: dict[str, dict] = {}
+    for r in records:
+        row = out.setdefault(config_key(r), {"cells": 0, "model_epochs": 0})
+        row["cells"] += 1
+        row["model_epochs"] += int(r["algorithm"]["hparams"].get("epochs", 1))
+    crit = critical_table(runs_frame(records), target)
+    for c in crit.itertuples():
+        out[c.config_id].update(label=f"{c.task} / {c.config}", crit=c)
+    return out
+
+
+def _width(c) -> str:
+    if c.alpha_star_low is None or c.alpha_star_high is None or not c.alpha_star:
+        return "n/a"
+    return f"{(c.alpha_star_high - c.alpha_star_low) / c.alpha_star:.2f}"
+
+
+@click.command("perf-adaptive")
+@click.argument("suite")
+@click.option("--experiment", "only", multiple=True, metavar="NAME", help="Only these experiments.")
+@click.option("--seeds", default=None, help="Seeds for every experiment (a count or a YAML list).")
+@click.option("--alpha-range", default=None, metavar="LO,HI", help="Adaptive range [default: the grid's].")
+@click.option("--rel-width", default=DEFAULT_REL_WIDTH, show_default=True, type=float)
+@click.option("--max-rounds", default=DEFAULT_MAX_ROUNDS, show_default=True, type=int)
+@set_option
+@click.option("--out", default="perf-adaptive", show_default=True, type=click.Path(file_okay=False))
+@device_option
+def command(suite, only, seeds, alpha_range, rel_width, max_rounds, sets, out, device) -> None:
+    """Train SUITE's fixed grids and `alphas: auto` at the same seeds; print model-epochs, training wall
+    time, both alpha* and their interval widths (relative to alpha*)."""
+    s = load_suite(suite)
+    exps = [e for e in s.experiments if not only or e.name in only]
+    if not exps:
+        raise BenchError(f"suite '{s.name}' has no experiment named {', '.join(only)}")
+    if sets:
+        exps = list(apply_sets(tuple(exps), sets))
+    if seeds is not None:
+        exps = [replace(e, seeds=seeds_of(yaml.safe_load(seeds), "--seeds")) for e in exps]
+    if any(e.search is not None for e in exps):
+        raise BenchError("perf-adaptive compares a fixed grid with auto: give a suite with fixed alphas")
+    auto = []
+    for e in exps:
+        grid = [a for a in e.alphas if a > 0]
+        lo_hi = [float(x) for x in alpha_range.split(",")] if alpha_range else [min(grid), max(grid)]
+        search = check_search(lo_hi, rel_width, max_rounds, where="--")
+        auto.append(replace(e, alphas=AUTO, alpha_range=search.alpha_range, rel_width=search.rel_width))
+        auto[-1] = replace(auto[-1], max_rounds=search.max_rounds)
+    dev = resolve_device(device)
+    arms = {}
+    for arm, experiments in (("fixed", exps), ("auto", auto)):
+        store = Store(Path(out) / arm)
+        result = run_sweep(experiments, store, dev, desc=f"{s.name} {arm}", target=s.target)
+        arms[arm] = (result, _per_config(store, s.target))
+    click.echo(f"suite {s.name} on {dev.type}; target S >= {s.target:g}; seeds {exps[0].seeds}")
+    click.echo(
+        f"{'configuration':<44} {'arm':<6} {'cells':>5} {'model-epochs':>12} "
+        f"{'alpha* [95% interval]':<32} {'width':>6}"
+    )
+    fixed_rows, auto_rows = arms["fixed"][1], arms["auto"][1]
+    for key, f in fixed_rows.items():
+        for arm, row in (("fixed", f), ("auto", auto_rows.get(key))):
+            if row is None:
+                continue
+            c = row["crit"]
+            click.echo(
+                f"{f['label']:<44} {arm:<6} {row['cells']:>5} {row['model_epochs']:>12} "
+                f"{c.alpha_star_text:<32} {_width(c):>6}"
+            )
+    for arm in ("fixed", "auto"):
+        result, rows = arms[arm]
+        epochs = sum(r["model_epochs"] for r in rows.values())
+        click.echo(
+            f"{arm}: {epochs} model-epochs, {result.written} cells trained in {result.seconds:.1f} s "
+            f"({result.skipped} already in {Path(out) / arm})"
+        )
+    fe = sum(r["model_epochs"] for r in fixed_rows.values())
+    ae = sum(r["model_epochs"] for r in auto_rows.values())
+    click.echo(f"fixed / auto model-epochs: {fe / max(ae, 1):.2f}x")

@@ -1,0 +1,301 @@
+"""Adaptive alpha placement: synthetic S(alpha) curves of known shape, resume after a crash, the same
+alphas on every rerun, and a real `--alphas auto` sweep on the embedded digits."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark import adaptive, executors, runner
+from benchmark.adaptive import Search, coarse_grid, state
+from benchmark.critical import AT_MOST, NOT_REACHED, REACHED
+from benchmark.errors import BenchError
+from benchmark.plan import AUTO, Experiment
+from benchmark.store import Store
+from benchmark.suite import parse_suite
+from benchmark.sweep import run_sweep
+
+SEEDS = (0, 1, 2, 3, 4)
+TARGET = 0.9
+SEARCH = Search((0.001, 0.05), 0.5, 6)
+
+
+def logistic(alpha_star: float, width: float):
+    """S(alpha) rising in log alpha, crossing TARGET exactly at alpha_star; S(0) = 0."""
+    shift = math.log(TARGET / (1 - TARGET))
+    return lambda a: 0.0 if a == 0 else 1 / (1 + math.exp(-(math.log(a / alpha_star)) / width - shift))
+
+
+def simulate(curve, search=SEARCH, seeds=SEEDS, noise=0.0, results=None):
+    """Run a search to its end on `curve` (+ per-(alpha, seed) noise); returns (state, results)."""
+    results = {} if results is None else results
+    for _ in range(search.max_rounds + 1):
+        st = state(results, seeds, search, TARGET)
+        if st.done:
+            return st, results
+        for a, s in st.todo:
+            rng = np.random.default_rng([int(a * 1e6), s])
+            results[(a, s)] = float(np.clip(curve(a) + noise * rng.standard_normal(), 0, 1))
+    raise AssertionError("the search ran past max_rounds")
+
+
+def test_round_one_scouts_alpha_0_at_every_seed_and_the_coarse_grid_at_one():
+    st = state({}, SEEDS, SEARCH, TARGET)
+    grid = coarse_grid(0.001, 0.05)
+    assert grid[0] == 0.001 and grid[-1] == 0.05
+    assert all(b / a <= adaptive.SCOUT_SPACING * 1.01 for a, b in zip(grid, grid[1:], strict=False))
+    assert st.rounds == (((0.0, SEEDS), *((a, SEEDS[:1]) for a in grid)),)
+    assert len(st.todo) == len(SEEDS) + len(grid) and not st.done
+
+
+@pytest.mark.parametrize("alpha_star", [0.0023, 0.0081, 0.031])
+@pytest.mark.parametrize("width", [0.1, 0.4])
+def test_monotone_curve_converges_near_the_true_crossing(alpha_star, width):
+    st, results = simulate(logistic(alpha_star, width))
+    est = st.estimate
+    assert st.reason == adaptive.CONVERGED and est.status == REACHED
+    assert abs(math.log(est.value / alpha_star)) < math.log(1 + SEARCH.rel_width) / 2
+    assert (est.high - est.low) / est.value <= SEARCH.rel_width
+    # Every round after the first trains its alphas at every seed.
+    for rnd in st.rounds[1:]:
+        assert all(set(seeds) | {s for (a2, s) in results if a2 == a} == set(SEEDS) for a, seeds in rnd)
+    # Fewer cells than a 12-point grid at every seed (what the waterbirds suite trains).
+    assert st.cells < 12 * len(SEEDS) * 0.6
+
+
+def test_noisy_seeds_still_bracket_the_crossing_within_the_budget():
+    alpha_star = 0.006
+    st, _ = simulate(logistic(alpha_star, 0.3), noise=0.05)
+    est = st.estimate
+    assert est.status == REACHED and len(st.rounds) <= SEARCH.max_rounds
+    assert est.low <= alpha_star * (1 + SEARCH.rel_width) and est.high >= alpha_star / (1 + SEARCH.rel_width)
+
+
+@pytest.mark.parametrize("level", [0.0, 0.3, 0.85])
+def test_flat_curve_below_the_target_is_confirmed_at_the_top_then_not_reached(level):
+    st, results = simulate(lambda a: level)
+    assert st.reason == adaptive.NOT_REACHED_TOP and st.estimate.status == NOT_REACHED
+    assert all((0.05, s) in results for s in SEEDS)  # the top of the range ran at every seed
+    assert len(st.rounds) == 2
+
+
+def test_rising_curve_that_never_reaches_the_target_is_not_reached():
+    st, results = simulate(lambda a: 0.8 * min(1.0, a / 0.05))
+    assert st.reason == adaptive.NOT_REACHED_TOP and st.estimate.value is None
+    assert max(a for a, _ in results) == 0.05
+
+
+def test_target_reached_only_above_the_scouts_extends_to_the_top_before_stopping():
+    # The scout seed never reaches the target; the mean over every seed does at the top.
+    st, _ = simulate(lambda a: 0.95 if a >= 0.05 else 0.2 * a / 0.05)
+    assert st.estimate.status == REACHED and st.estimate.value <= 0.05
+
+
+def test_crossing_below_the_smallest_alpha_is_an_upper_bound_at_the_bottom_of_the_range():
+    st, results = simulate(lambda a: 0.02 if a == 0 else 0.97)
+    assert st.reason == adaptive.AT_BOTTOM
+    assert st.estimate.status == AT_MOST and st.estimate.value == SEARCH.alpha_range[0]
+    assert all((0.001, s) in results for s in SEEDS)
+
+
+def test_crossing_below_the_bracket_extends_downward_to_the_range_bottom():
+    # S reaches the target at 0.0012: below the second scout alpha, above the first.
+    st, results = simulate(logistic(0.0012, 0.05))
+    assert st.estimate.status == REACHED and 0.001 <= st.estimate.value < 0.00266
+    assert min(a for a, _ in results if a > 0) == 0.001
+
+
+def test_already_steered_at_alpha_0_stops_after_round_one():
+    st, _ = simulate(lambda a: 0.95)
+    assert st.reason == adaptive.AT_ZERO and len(st.rounds) == 1
+
+
+def test_max_rounds_caps_the_search():
+    tight = Search((0.001, 0.05), 0.001, 3)
+    st, _ = simulate(logistic(0.004, 0.3), search=tight, noise=0.05)
+    assert st.reason in (adaptive.BUDGET, adaptive.SEED_SPREAD, adaptive.NO_ROOM) and len(st.rounds) <= 3
+
+
+def test_placement_is_a_pure_function_of_the_results():
+    curve = logistic(0.0047, 0.25)
+    first, results = simulate(curve, noise=0.04)
+    again, _ = simulate(curve, noise=0.04)
+    assert first == again
+    # Results at alphas the search never placed (a fixed grid in the same store) change nothing.
+    extra = {**results, **{(0.0042, s): 0.5 for s in SEEDS}, **{(0.02, s): 0.0 for s in SEEDS}}
+    assert state(extra, SEEDS, SEARCH, TARGET) == first
+    # Replaying from round 1 alone gives round 2 exactly as the full search placed it.
+    round1 = {(a, s): results[(a, s)] for a, seeds in first.rounds[0] for s in seeds}
+    resumed = state(round1, SEEDS, SEARCH, TARGET)
+    assert resumed.rounds == first.rounds[:2]
+    assert set(resumed.todo) == {(a, s) for a, seeds in first.rounds[1] for s in seeds}
+
+
+# --- the sweep loop: a crashed search resumes and trains nothing twice --------------------------
+
+
+CURVE = logistic(0.0062, 0.2)
+
+
+def fake_records(cells, device, on_progress=None):
+    """Records of a known S(alpha) instead of training (the loop, the store and resume are real)."""
+    return [
+        {"run_id": c.run_id, **c.config(), "metrics": {"success": CURVE(c.alpha), "clean_accuracy": 0.9}}
+        for c in cells
+    ]
+
+
+def _auto(**kw):
+    hp = {"epochs": 2, "batch_size": 32, "lr": [0.02, 0.05]}
+    return Experiment("auto", "mnist_patch", "erm", AUTO, SEEDS, {}, hp, (0.001, 0.05), 0.5, 6, **kw)
+
+
+def test_crashed_search_resumes_with_the_next_round_and_trains_nothing_twice(tmp_path, monkeypatch):
+    round_one = {0.0, *coarse_grid(0.001, 0.05)}
+    trained: list[str] = []
+    crash = [True]
+
+    def crash_in_round_two(cells, device, on_progress=None):
+        if crash[0] and any(c.alpha not in round_one for c in cells):
+            raise KeyboardInterrupt
+        trained.extend(c.run_id for c in cells)
+        return fake_records(cells, device)
+
+    monkeypatch.setattr(executors, "run_cells", crash_in_round_two)
+    monkeypatch.setattr(executors, "progress_bar", _Bar)
+    store, cpu = Store(tmp_path / "crashed"), torch.device("cpu")
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep([_auto()], store, cpu)
+    after_crash = {r["run_id"] for r in store.read()[0]}
+    # Round 1 of both configurations (lr 0.02 and 0.05): alpha 0 x 5 seeds + the scouts at one seed.
+    assert len(after_crash) == 2 * (len(SEEDS) + len(round_one) - 1)
+    crash[0] = False
+    trained.clear()
+    resumed = run_sweep([_auto()], store, cpu)
+    assert trained and len(trained) == len(set(trained)) and not after_crash & set(trained)
+    assert resumed.skipped == len(after_crash) and resumed.written == len(trained)
+    trained.clear()
+    fresh = Store(tmp_path / "fresh")
+    uninterrupted = run_sweep([_auto()], fresh, cpu)
+    assert {r["run_id"] for r in store.read()[0]} == {r["run_id"] for r in fresh.read()[0]}
+    assert [r.state for r in resumed.searches] == [r.state for r in uninterrupted.searches]
+    for r in resumed.searches:
+        assert r.state.done and r.state.estimate.status == REACHED and r.rounds >= 2
+        assert r.model_epochs == 2 * r.cells
+    assert resumed.planned == uninterrupted.planned == len(fresh.read()[0])
+
+
+class _Bar:
+    """A silent progress bar (the loop under test, not tqdm)."""
+
+    def __init__(self, total, desc):
+        self.n = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, k):
+        self.n += k
+
+    def refresh(self):
+        pass
+
+
+def test_all_configurations_advance_together_in_shared_stacks(tmp_path, monkeypatch):
+    stacks_per_pass = []
+    monkeypatch.setattr(executors, "run_cells", fake_records)
+    monkeypatch.setattr(executors, "progress_bar", _Bar)
+    real_local = executors.run_local
+
+    def record(stacks, store, device, desc="sweep"):
+        stacks_per_pass.append([len(s) for s in stacks])
+        return real_local(stacks, store, device, desc)
+
+    import benchmark.sweep as sweep_mod
+
+    monkeypatch.setattr(sweep_mod, "run_local", record)
+    result = run_sweep([_auto()], Store(tmp_path), torch.device("cpu"), max_stack=64)
+    # lr is per-model for ERM: both configurations' cells of a round share one stack.
+    assert all(len(p) == 1 for p in stacks_per_pass)
+    assert len(stacks_per_pass) == max(r.rounds for r in result.searches)
+
+
+# --- suites and the CLI -------------------------------------------------------------------------
+
+
+def test_suite_auto_fields_parse_and_bad_ones_are_one_line():
+    doc = {
+        "experiments": [
+            {
+                "task": "mnist_patch",
+                "algorithm": "erm",
+                "alphas": "auto",
+                "alpha_range": [0.002, 0.2],
+                "rel_width": 0.3,
+                "max_rounds": 4,
+            }
+        ]
+    }
+    exp = parse_suite(doc, "s.yaml").experiments[0]
+    assert exp.search == Search((0.002, 0.2), 0.3, 4)
+    plain = {"task": "mnist_patch", "algorithm": "erm", "alphas": "auto"}
+    defaults = parse_suite({"experiments": [plain]}, "s")
+    assert defaults.experiments[0].search == Search()
+    bad = [
+        ({"alpha_range": [0.2, 0.1]}, "experiments[0]: alpha_range: must be [lo, hi]"),
+        ({"alpha_range": [0, 0.1]}, "alpha_range: must be [lo, hi] with 0 < lo < hi <= 1"),
+        ({"rel_width": -1}, "experiments[0]: rel_width: must be a number"),
+        ({"max_rounds": 0}, "experiments[0]: max_rounds: must be a positive int"),
+        ({"alphas": [0.1], "alpha_range": None}, "experiments[0]: alpha_range: only with alphas: auto"),
+        ({"alphas": "some"}, "alphas: must be a list of numbers or 'auto'"),
+    ]
+    for change, message in bad:
+        e = {**doc["experiments"][0], **change}
+        with pytest.raises(BenchError, match=re.escape(message)):
+            parse_suite({"experiments": [e]}, "s.yaml")
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (("--alpha-range", "0.1"), "--alpha_range: must be [lo, hi]"),
+        (("--alpha-range", "a,b"), "--alpha-range expects comma-separated numbers LO,HI"),
+        (("--rel-width", "0"), "--rel_width: must be a number in (0, 10)"),
+        (("--max-rounds", "0"), "--max_rounds: must be a positive int"),
+    ],
+)
+def test_cli_auto_options_are_checked_in_one_line(cli, tmp_path, args, fragment):
+    result = cli("sweep", "--task", "mnist_patch", "--algorithm", "erm", "--alphas", "auto", *args)
+    assert result.exit_code != 0 and fragment in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_real_auto_sweep_on_tiny_digits_finds_alpha_star_and_reruns_to_the_same_alphas(
+    cli, tmp_path, monkeypatch, tiny_mnist
+):
+    monkeypatch.setattr(runner, "task_data", lambda cell, device: tiny_mnist[1])
+    args = (
+        "sweep", "--task", "mnist_patch", "--algorithm", "erm", "--alphas", "auto",
+        "--alpha-range", "0.01,0.5", "--max-rounds", "2", "--seeds", "2",
+        "--set", "epochs=3", "--set", "batch_size=32", "--set", "lr=0.05",
+        "--device", "cpu", "--out", tmp_path,
+    )  # fmt: skip
+    first = cli(*args)
+    assert first.exit_code == 0, first.output
+    records = Store(tmp_path).read()[0]
+    alphas = {(r["alpha"], r["seed"]) for r in records}
+    grid = coarse_grid(0.01, 0.5)
+    assert {(0.0, 0), (0.0, 1)} | {(a, 0) for a in grid} <= alphas
+    success = {(r["alpha"], r["seed"]): r["metrics"]["success"] for r in records}
+    assert success[(0.5, 0)] > success[(0.0, 0)] + 0.5  # the collective steers the model
+    line = next(ln for ln in first.output.splitlines() if ln.startswith("  mnist_patch-erm: alpha*"))
+    assert f"{len(records)} cells, {3 * len(records)} model-epochs" in line
+    again = cli(*args)
+    n = len(records)
+    assert again.exit_code == 0 and f"{n} cells: {n} already done, 0 trained" in again.output
+    assert {(r["alpha"], r["seed"]) for r in Store(tmp_path).read()[0]} == alphas
