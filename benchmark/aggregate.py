@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from benchmark.critical import DEGENERATE, critical_mass, degenerate_reason
+from benchmark.critical import DEGENERATE, CriticalMass, critical_mass, degenerate_reason
 from benchmark.ids import canonical
 
 TARGET = 0.9
@@ -38,6 +38,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
                 "config": label,
                 "alpha": float(r["alpha"]),
                 "n_collective": r["n_collective"],
+                "n_train": r.get("n_train"),
                 "seed": r["seed"],
                 "success": m["success"],
                 "clean_y_star_rate": m.get("clean_y_star_rate"),
@@ -90,6 +91,16 @@ def curves(runs: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index().fillna({"success_std": 0.0})
 
 
+def members_star(cm: CriticalMass | None, n_train: int | None) -> dict[str, float | None]:
+    """The training-set size and members* = alpha* x n_train (the critical mass as a count of examples)
+    with its interval; Nones where alpha* or a bound, or the records' training-set size, is unknown."""
+    known = n_train is not None and n_train == n_train  # NaN: records without n_train
+    values = (cm.value, cm.low, cm.high) if known and cm is not None else (None, None, None)
+    scaled = [None if v is None else v * int(n_train) for v in values]
+    keys = ("members_star", "members_star_low", "members_star_high")
+    return {"n_train": int(n_train) if known else None, **dict(zip(keys, scaled, strict=True))}
+
+
 def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
     """alpha* (interval, status) per configuration, beside S at alpha 0 and accuracies at alpha 0.
 
@@ -118,6 +129,7 @@ def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
                 "alpha_star_high": cm.high if cm else None,
                 "alpha_star_text": cm.text() if cm else "no complete seed",
                 "degenerate_reason": reason,
+                **members_star(cm, df["n_train"].iloc[0]),
                 "target": target,
                 "success_at_0": base["success"].mean() if len(base) else None,
                 "clean_y_star_rate_at_0": _mean(base["clean_y_star_rate"]),
@@ -139,6 +151,9 @@ def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
                 "alpha_star_low": None,
                 "alpha_star_high": None,
                 "alpha_star_text": reason,
+                "members_star": None,
+                "members_star_low": None,
+                "members_star_high": None,
             }
     return pd.DataFrame(rows)
 

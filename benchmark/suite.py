@@ -13,7 +13,7 @@ from benchmark.sweep import ExecutorChoice
 from tasks.registry import get_task
 
 BUILTIN = Path(__file__).parent / "suites"
-_EXPERIMENT_FIELDS = {f.name for f in fields(Experiment)}
+_EXPERIMENT_FIELDS = {f.name for f in fields(Experiment)} | {"members"}  # members: alphas as counts
 _SEARCH_FIELDS = ("alpha_range", "rel_width", "max_rounds")  # with `alphas: auto` only
 _EXECUTOR_FIELDS = {f.name for f in fields(ExecutorChoice)} - {"options"}  # options: Python callers only
 
@@ -111,9 +111,16 @@ def _experiment(e: Any, where: str) -> Experiment:
     if not isinstance(e, dict):
         raise BenchError(f"{where}: must be a mapping")
     _no_unknown(e, _EXPERIMENT_FIELDS, where)
-    for fld in ("task", "algorithm", "alphas"):
+    for fld in ("task", "algorithm"):
         if fld not in e:
             raise BenchError(f"{where}: {fld}: required field is missing")
+    task_params = _mapping(e.get("task_params", {}), f"{where}: task_params")
+    if "members" in e and "alphas" in e:
+        raise BenchError(f"{where}: members: give alphas or members, not both")
+    if "members" in e:
+        e = {**e, "alphas": members_to_alphas(e["members"], task_params, where)}
+    elif "alphas" not in e:
+        raise BenchError(f"{where}: alphas: required field is missing (or give members)")
     alphas, search = _alphas(e, where)
     return Experiment(
         name=str(e.get("name", f"{e['task']}-{e['algorithm']}")),
@@ -121,10 +128,27 @@ def _experiment(e: Any, where: str) -> Experiment:
         algorithm=str(e["algorithm"]),
         alphas=alphas,
         seeds=seeds_of(e.get("seeds", 3), where),
-        task_params=_mapping(e.get("task_params", {}), f"{where}: task_params"),
+        task_params=task_params,
         hparams=_mapping(e.get("hparams", {}), f"{where}: hparams"),
         **search,
     )
+
+
+def members_to_alphas(members: Any, task_params: dict, where: str) -> list[float]:
+    """Collective sizes in examples -> alphas m / n_train (the experiment's `task_params.n_train`).
+
+    alpha * n_train rounds back to exactly m members (`benchmark.collective.collective_size`).
+    """
+    n = task_params.get("n_train")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise BenchError(f"{where}: members: needs task_params.n_train (a positive int) to turn into alphas")
+    if (
+        not isinstance(members, list)
+        or not members
+        or not all(isinstance(m, int) and not isinstance(m, bool) and 0 <= m <= n for m in members)
+    ):
+        raise BenchError(f"{where}: members: must be a list of ints in [0, n_train = {n}], got {members!r}")
+    return [m / n for m in members]
 
 
 def _no_unknown(doc: dict, known: set[str], where: str) -> None:

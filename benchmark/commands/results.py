@@ -38,6 +38,17 @@ def format_curves(cur) -> str:
     return "\n".join(lines)
 
 
+def members_text(r) -> str:
+    """`; members* 75 [60, 90] of 4000`: alpha* as a count of training examples, where it is known."""
+    m, n = getattr(r, "members_star", None), getattr(r, "n_train", None)
+    if m is None or m != m or n is None or n != n:
+        return ""
+    bounds = (r.members_star_low, r.members_star_high)
+    low, high = ("n/a" if v is None or v != v else f"{v:.0f}" for v in bounds)
+    bound = "<= " if r.status == "at_most" else ""
+    return f"; members* {bound}{m:.0f} [{low}, {high}] of {int(n)}"
+
+
 def format_critical(crit) -> str:
     lines = [
         f"\nalpha* at S >= {crit['target'].iloc[0]:g} (95% bootstrap interval over seeds, from 3 seeds; "
@@ -49,7 +60,7 @@ def format_critical(crit) -> str:
         worst = r.worst_group_accuracy_at_0
         wg = "" if worst is None or worst != worst else f"; worst-group acc {worst:.3f}"
         lines.append(
-            f"  {r.task} / {r.config}: alpha* {r.alpha_star_text}; S(0) {s0}; "
+            f"  {r.task} / {r.config}: alpha* {r.alpha_star_text}{members_text(r)}; S(0) {s0}; "
             f"clean acc {acc}{wg}; {r.seeds} seeds"
         )
     return "\n".join(lines)

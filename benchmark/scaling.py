@@ -1,0 +1,379 @@
+"""How the critical mass scales with the training-set size n: alpha* and members* = alpha* x n per n, and a
+least-squares line through (log n, log alpha*) with a bootstrap interval on its slope and on its
+extrapolation to a larger n.
+
+A *series* is a set of configurations that differ only in `n_train` and in the training budget, held
+fixed one of two ways: the same number of epochs at every n, or (about) the same number of optimisation
+steps (epochs x steps per epoch, equal within `STEPS_TOLERANCE`). A slope of -1 means a constant count
+of members whatever n is; 0 a constant fraction.
+
+The interval comes from one bootstrap over seeds, resampled within each n: each resample recomputes
+alpha* at every n from its resampled mean curve (the estimator of `benchmark.critical`), refits the line,
+and extrapolates it. Only n whose alpha* is reached (a crossing inside the grid) enter the fit; a
+resample in which one of them is not reached is dropped and counted.
+
+Torch-free: works on run records (dicts) alone.
+"""
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmark.critical import REACHED, CriticalMass, critical_mass, crossing
+from benchmark.errors import BenchError
+from benchmark.ids import canonical
+
+PUBLISHED_N = 60_000  # full MNIST training set
+PUBLISHED_ALPHA = 0.001  # "SGD needs ~0.1% of MNIST" (Solanki, Bhange, Aivodji, Creager)
+STEPS_TOLERANCE = 0.03  # budgets within 3% count as the same number of steps
+_SUBSET_PARAMS = ("n_train", "subset_seed")
+N_BOOT = 2000
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One configuration at one n: success per (seed, alpha) and what the series grouping needs."""
+
+    config_id: str
+    n_train: int
+    epochs: int | None
+    steps: int | None
+    alphas: np.ndarray  # sorted, alpha 0 included
+    per_seed: np.ndarray  # seeds x alphas; seeds missing an alpha are dropped
+    clean_accuracy: float | None  # mean over seeds at alpha 0
+
+
+@dataclass(frozen=True)
+class Point:
+    """alpha* at one n of a series, and the same as a count of members."""
+
+    n_train: int
+    epochs: int | None
+    steps: int | None
+    critical: CriticalMass
+    clean_accuracy: float | None
+
+    def members(self, v: float | None) -> float | None:
+        return None if v is None else v * self.n_train
+
+
+@dataclass(frozen=True)
+class Fit:
+    """log alpha* = intercept + slope log n, its 95% bootstrap interval, and alpha* extrapolated to `at_n`."""
+
+    slope: float
+    slope_low: float
+    slope_high: float
+    intercept: float
+    n_points: int
+    at_n: int
+    alpha_at_n: float
+    alpha_at_n_low: float
+    alpha_at_n_high: float
+    n_boot: int
+    n_boot_used: int  # resamples in which every fitted n reached the target
+
+    @property
+    def members_at_n(self) -> tuple[float, float, float]:
+        return self.alpha_at_n * self.at_n, self.alpha_at_n_low * self.at_n, self.alpha_at_n_high * self.at_n
+
+
+@dataclass(frozen=True)
+class Series:
+    """Configurations that differ only in n (and a budget held fixed), their alpha* and the fit."""
+
+    task: str
+    label: str
+    budget: str  # "10 epochs" or "620 steps"
+    points: tuple[Point, ...]
+    fit: Fit | None  # None with fewer than two reached n
+
+
+def loglog_line(n: np.ndarray, alpha: np.ndarray) -> tuple[float, float]:
+    """(slope, intercept) of the least-squares line through (log n, log alpha)."""
+    x, y = np.log(np.asarray(n, dtype=float)), np.log(np.asarray(alpha, dtype=float))
+    if x.size < 2 or np.ptp(x) == 0:
+        raise BenchError("a log-log fit needs alpha* at two or more different n")
+    slope, intercept = np.polyfit(x, y, 1)
+    return float(slope), float(intercept)
+
+
+def fit_curves(
+    curves: list[Curve], target: float, at_n: int = PUBLISHED_N, n_boot: int = N_BOOT, seed: int = 0
+) -> Fit | None:
+    """The log-log fit through the curves whose alpha* is reached, with its seed bootstrap; None if
+    fewer than two different n reach the target."""
+    used = [c for c in curves if crossing(c.alphas, c.per_seed.mean(0), target)[1] == REACHED]
+    if len({c.n_train for c in used}) < 2:
+        return None
+    n = np.array([c.n_train for c in used], dtype=float)
+    alpha = np.array([crossing(c.alphas, c.per_seed.mean(0), target)[0] for c in used])
+    slope, intercept = loglog_line(n, alpha)
+    rng = np.random.default_rng(seed)
+    slopes, extrapolated = [], []
+    for _ in range(n_boot):
+        boot = []
+        for c in used:
+            rows = rng.integers(0, c.per_seed.shape[0], size=c.per_seed.shape[0])
+            value, status = crossing(c.alphas, c.per_seed[rows].mean(0), target)
+            boot.append(value if status == REACHED else math.nan)
+        if not all(math.isfinite(v) for v in boot):
+            continue
+        s, i = loglog_line(n, np.array(boot))
+        slopes.append(s)
+        extrapolated.append(math.exp(i + s * math.log(at_n)))
+    if not slopes:
+        raise BenchError("no bootstrap resample reached the target at every n; no interval for the fit")
+    s_lo, s_hi = np.percentile(slopes, [2.5, 97.5])
+    a_lo, a_hi = np.percentile(extrapolated, [2.5, 97.5])
+    return Fit(
+        slope,
+        float(s_lo),
+        float(s_hi),
+        intercept,
+        len(used),
+        int(at_n),
+        math.exp(intercept + slope * math.log(at_n)),
+        float(a_lo),
+        float(a_hi),
+        n_boot,
+        len(slopes),
+    )
+
+
+def curves_from_records(records: list[dict]) -> dict[str, list[Curve]]:
+    """Curves grouped by everything but n and the budget (task, its other parameters, the algorithm and
+    its hyperparameters other than epochs): the key is canonical JSON of those."""
+    by_config: dict[str, list[dict]] = {}
+    for r in records:
+        by_config.setdefault(canonical({"task": r["task"], "algorithm": r["algorithm"]}), []).append(r)
+    groups: dict[str, list[Curve]] = {}
+    for config_id, recs in sorted(by_config.items()):
+        first = recs[0]
+        task, hp = first["task"], first["algorithm"]["hparams"]
+        n = first.get("n_train")
+        if n is None:
+            continue
+        alphas = sorted({float(r["alpha"]) for r in recs})
+        seeds = sorted({r["seed"] for r in recs})
+        table = {(r["seed"], float(r["alpha"])): r["metrics"]["success"] for r in recs}
+        complete = [s for s in seeds if all((s, a) in table for a in alphas)]
+        if not complete:
+            continue
+        base = [r["metrics"]["clean_accuracy"] for r in recs if float(r["alpha"]) == 0.0]
+        epochs, batch = hp.get("epochs"), hp.get("batch_size")
+        steps = int(epochs) * (int(n) // min(int(batch), int(n))) if epochs and batch else None
+        key = canonical(
+            [
+                task["name"],
+                task.get("version"),
+                {k: v for k, v in task.get("params", {}).items() if k not in _SUBSET_PARAMS},
+                first["algorithm"]["name"],
+                {k: v for k, v in hp.items() if k != "epochs"},
+            ]
+        )
+        groups.setdefault(key, []).append(
+            Curve(
+                config_id,
+                int(n),
+                None if epochs is None else int(epochs),
+                steps,
+                np.array(alphas),
+                np.array([[table[(s, a)] for a in alphas] for s in complete], dtype=float),
+                float(np.mean(base)) if base else None,
+            )
+        )
+    return groups
+
+
+def budget_series(curves: list[Curve]) -> list[tuple[str, list[Curve]]]:
+    """The series among one group's curves: per epoch count, and per step count (within the tolerance,
+    the closest curve at each n) where the epochs differ; each with curves at two or more n, by n."""
+    out: list[tuple[str, list[Curve]]] = []
+    for epochs in sorted({c.epochs for c in curves if c.epochs is not None}):
+        mine = sorted((c for c in curves if c.epochs == epochs), key=lambda c: c.n_train)
+        if len(mine) == len({c.n_train for c in mine}):  # one curve per n, else not a series
+            out.append((f"{epochs} epochs", mine))
+    seen: set[tuple[str, ...]] = set()
+    for ref in sorted((c for c in curves if c.steps), key=lambda c: (-c.n_train, c.steps)):
+        pick: dict[int, Curve] = {}
+        for c in curves:
+            if c.steps and abs(c.steps - ref.steps) <= STEPS_TOLERANCE * ref.steps:
+                best = pick.get(c.n_train)
+                if best is None or abs(c.steps - ref.steps) < abs(best.steps - ref.steps):
+                    pick[c.n_train] = c
+        mine = [pick[n] for n in sorted(pick)]
+        ids = tuple(c.config_id for c in mine)
+        if ids in seen or len({c.epochs for c in mine}) < 2:
+            continue
+        seen.add(ids)
+        out.append((f"{ref.steps} steps", mine))
+    return [(b, m) for b, m in out if len({c.n_train for c in m}) >= 2]
+
+
+def _labels(groups: dict[str, list[Curve]]) -> dict[str, str]:
+    """A short label per group: task / algorithm, plus the hyperparameters that tell its groups apart."""
+    parsed = {k: json.loads(k) for k in groups}
+    labels = {}
+    for key, (task, _, _, algo, hp) in parsed.items():
+        twins = [p for p in parsed.values() if p[0] == task and p[3] == algo]
+        differ = sorted(k for k in hp if any(t[4].get(k) != hp[k] for t in twins))
+        shown = ", ".join(f"{k}={hp[k]}" for k in differ)
+        labels[key] = f"{algo}({shown})" if shown else algo
+    return labels
+
+
+def scaling_series(
+    records: list[dict], target: float, at_n: int = PUBLISHED_N, n_boot: int = N_BOOT
+) -> list[Series]:
+    """Every series in the records with alpha* per n and the log-log fit (see the module docstring)."""
+    groups = curves_from_records(records)
+    labels = _labels(groups)
+    out = []
+    for key, curves in groups.items():
+        task = json.loads(key)[0]
+        for budget, mine in budget_series(curves):
+            points = tuple(
+                Point(
+                    c.n_train,
+                    c.epochs,
+                    c.steps,
+                    critical_mass(c.alphas, c.per_seed, target),
+                    c.clean_accuracy,
+                )
+                for c in mine
+            )
+            out.append(Series(task, labels[key], budget, points, fit_curves(mine, target, at_n, n_boot)))
+    return sorted(out, key=lambda s: (s.task, s.label, s.budget))
+
+
+def percent(x: float) -> str:
+    """A fraction as a percentage to two significant digits: 0.00093 -> '0.093%'."""
+    return f"{100 * x:.2g}%"
+
+
+def _num(v: float | None, spec: str) -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def _interval(cm: CriticalMass, scale: float, spec: str) -> str:
+    """`value [low, high]` of alpha* (scale 1) or of members* (scale n), with the critical-mass wording."""
+    if cm.status == "not_reached":
+        return f"not reached (S < {cm.target:g})"
+    head = ("<= " if cm.status == "at_most" else "") + format(cm.value * scale, spec)
+    high = "not reached" if cm.high is None else format(cm.high * scale, spec)
+    return f"{head} [{_num(None if cm.low is None else cm.low * scale, spec)}, {high}]"
+
+
+def format_series(series: list[Series]) -> str:
+    """The text report: per series a row per n, then the fit and its extrapolation."""
+    if not series:
+        return "no series: the records hold no configuration run at two or more n_train"
+    lines = []
+    for s in series:
+        lines.append(f"\n{s.task} / {s.label}, {s.budget}")
+        lines.append(
+            f"  {'n_train':>7} {'epochs':>6} {'steps':>6}  {'alpha* [95%]':<28} {'members* [95%]':<24} "
+            f"{'clean acc':>9} {'seeds':>5}"
+        )
+        for p in s.points:
+            lines.append(
+                f"  {p.n_train:>7d} {_num(p.epochs, 'd'):>6} {_num(p.steps, 'd'):>6}  "
+                f"{_interval(p.critical, 1.0, '.3g'):<28} {_interval(p.critical, p.n_train, '.0f'):<24} "
+                f"{_num(p.clean_accuracy, '.3f'):>9} {p.critical.n_seeds:>5d}"
+            )
+        f = s.fit
+        if f is None:
+            lines.append("  fit: needs alpha* reached at two or more n")
+            continue
+        m, m_lo, m_hi = f.members_at_n
+        lines.append(
+            f"  fit of log alpha* on log n ({f.n_points} n): slope {f.slope:.2f} [{f.slope_low:.2f}, "
+            f"{f.slope_high:.2f}] (-1: a constant count of members; 0: a constant fraction); "
+            f"{f.n_boot_used}/{f.n_boot} resamples"
+        )
+        lines.append(
+            f"  extrapolated to n = {f.at_n:,}: alpha* {percent(f.alpha_at_n)} [{percent(f.alpha_at_n_low)}, "
+            f"{percent(f.alpha_at_n_high)}] = {m:.0f} [{m_lo:.0f}, {m_hi:.0f}] members "
+            f"(published for SGD on {PUBLISHED_N:,} MNIST digits: ~{PUBLISHED_ALPHA:.1%})"
+        )
+    return "\n".join(lines)
+
+
+def series_dict(s: Series) -> dict:
+    """One series as plain JSON-ready data (numbers as numbers, None for unknowns)."""
+    points = []
+    for p in s.points:
+        cm = p.critical
+        points.append(
+            {
+                "n_train": p.n_train,
+                "epochs": p.epochs,
+                "steps": p.steps,
+                "alpha_star": cm.value,
+                "alpha_star_low": cm.low,
+                "alpha_star_high": cm.high,
+                "status": cm.status,
+                "members_star": p.members(cm.value),
+                "members_star_low": p.members(cm.low),
+                "members_star_high": p.members(cm.high),
+                "clean_accuracy_at_0": p.clean_accuracy,
+                "seeds": cm.n_seeds,
+            }
+        )
+    fit = None
+    if s.fit is not None:
+        f = s.fit
+        m = f.members_at_n
+        fit = {
+            "slope": f.slope,
+            "slope_low": f.slope_low,
+            "slope_high": f.slope_high,
+            "intercept": f.intercept,
+            "n_points": f.n_points,
+            "at_n": f.at_n,
+            "alpha_at_n": f.alpha_at_n,
+            "alpha_at_n_low": f.alpha_at_n_low,
+            "alpha_at_n_high": f.alpha_at_n_high,
+            "members_at_n": m[0],
+            "members_at_n_low": m[1],
+            "members_at_n_high": m[2],
+            "n_boot": f.n_boot,
+            "n_boot_used": f.n_boot_used,
+        }
+    return {"task": s.task, "series": s.label, "budget": s.budget, "points": points, "fit": fit}
+
+
+def markdown(series: list[Series]) -> str:
+    """Markdown tables for the docs (`benchmark.doc_tables`, view=scaling): alpha* and members* per n of
+    every series, then each series' fit and its extrapolation beside the published figure."""
+    rows = [
+        "| series | n | epochs | steps | alpha* [95%] | members* [95%] | clean acc (α=0) | seeds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    fits = [
+        f"| series | slope [95%] | n fitted | alpha* at n = {PUBLISHED_N:,} [95%] | members* there [95%] "
+        "| published |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in series:
+        name = f"{s.label}, {s.budget}"
+        for p in s.points:
+            rows.append(
+                f"| {name} | {p.n_train} | {_num(p.epochs, 'd')} | {_num(p.steps, 'd')} | "
+                f"{_interval(p.critical, 1.0, '.3g')} | {_interval(p.critical, p.n_train, '.0f')} | "
+                f"{_num(p.clean_accuracy, '.3f')} | {p.critical.n_seeds} |"
+            )
+        f = s.fit
+        if f is None:
+            fits.append(f"| {name} | no fit (alpha* reached at fewer than two n) | | | | |")
+            continue
+        m, m_lo, m_hi = f.members_at_n
+        fits.append(
+            f"| {name} | {f.slope:.2f} [{f.slope_low:.2f}, {f.slope_high:.2f}] | {f.n_points} | "
+            f"{percent(f.alpha_at_n)} [{percent(f.alpha_at_n_low)}, {percent(f.alpha_at_n_high)}] | "
+            f"{m:.0f} [{m_lo:.0f}, {m_hi:.0f}] | ~{PUBLISHED_ALPHA:.1%} |"
+        )
+    return "\n".join(rows) + "\n\n" + "\n".join(fits)

@@ -1,0 +1,192 @@
+"""The site's scaling page: alpha* and members* = alpha* x n against the training-set size n on log axes,
+with the log-log fit of each series (`benchmark.scaling`), its extrapolation to full MNIST and the
+published point; and the page's template context, a pure function of the run records.
+
+`scaling_page(records, target)` returns (context, files): the lead's site builder renders
+`templates/scaling.html` with the context and adds the files (the SVG) to the site.
+"""
+
+import math
+from dataclasses import dataclass
+
+import matplotlib as mpl
+from matplotlib.figure import Figure
+
+from benchmark.scaling import (
+    N_BOOT,
+    PUBLISHED_ALPHA,
+    PUBLISHED_N,
+    STEPS_TOLERANCE,
+    Series,
+    percent,
+    scaling_series,
+)
+from leaderboard.plots import _RC, _colors, _label, _set_ticks, _svg, nice_ticks
+
+PLOT_PATH = "scaling/alpha_star_vs_n.svg"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One n of a series as the page shows it."""
+
+    n_train: int
+    epochs: str
+    steps: str
+    alpha_star: str
+    members_star: str
+    clean_accuracy: str
+    seeds: int
+
+
+@dataclass(frozen=True)
+class SeriesView:
+    """A series as the page shows it: its rows, the fit and the extrapolation in words."""
+
+    name: str
+    rows: list[Row]
+    fit: str | None
+    extrapolation: str | None
+
+
+def _bracket(value: float | None, low: float | None, high: float | None, spec: str, status: str) -> str:
+    if status == "not_reached":
+        return "not reached"
+    lo = "n/a" if low is None else format(low, spec)
+    hi = "not reached" if high is None else format(high, spec)
+    return f"{'≤ ' if status == 'at_most' else ''}{format(value, spec)} [{lo}, {hi}]"
+
+
+def _view(s: Series) -> SeriesView:
+    rows = []
+    for p in s.points:
+        cm = p.critical
+        rows.append(
+            Row(
+                p.n_train,
+                "n/a" if p.epochs is None else str(p.epochs),
+                "n/a" if p.steps is None else str(p.steps),
+                _bracket(cm.value, cm.low, cm.high, ".3g", cm.status),
+                _bracket(p.members(cm.value), p.members(cm.low), p.members(cm.high), ".0f", cm.status),
+                "n/a" if p.clean_accuracy is None else f"{p.clean_accuracy:.3f}",
+                cm.n_seeds,
+            )
+        )
+    f = s.fit
+    if f is None:
+        return SeriesView(f"{s.task} / {s.label}, {s.budget}", rows, None, None)
+    m, m_lo, m_hi = f.members_at_n
+    fit = (
+        f"slope {f.slope:.2f} [{f.slope_low:.2f}, {f.slope_high:.2f}] over {f.n_points} n "
+        f"({f.n_boot_used:,} of {f.n_boot:,} resamples reached the target at every n)"
+    )
+    extrapolation = (
+        f"alpha* {percent(f.alpha_at_n)} [{percent(f.alpha_at_n_low)}, {percent(f.alpha_at_n_high)}], "
+        f"{m:.0f} [{m_lo:.0f}, {m_hi:.0f}] members at n = {f.at_n:,}"
+    )
+    return SeriesView(f"{s.task} / {s.label}, {s.budget}", rows, fit, extrapolation)
+
+
+def scaling_svg(series: list[Series]) -> bytes:
+    """Two log-log panels, alpha* and members* against n: per series the points with their bootstrap
+    intervals, the fitted line drawn out to the extrapolation's n (dashed beyond the data) with the
+    extrapolation's interval as a bar there, and the published point as a black star. An n whose alpha*
+    was not reached has no point (the page's table lists it)."""
+    with mpl.rc_context(_RC):
+        fig = Figure(figsize=(11.0, 5.0 + 0.3 * (len(series) + 1) / 2), layout="constrained")
+        axes = fig.subplots(1, 2)
+        shown: dict[bool, list[float]] = {False: [], True: []}  # y values drawn per panel (by n?), for ticks
+        for color, s in zip(_colors(len(series)), series, strict=True):
+            name = _label(f"{s.task} / {s.label}, {s.budget}")
+            for ax, scale_by_n in zip(axes, (False, True), strict=True):
+                pts = [p for p in s.points if p.critical.value is not None]
+                k = [p.n_train if scale_by_n else 1.0 for p in pts]
+                xs = [p.n_train for p in pts]
+                ys = [p.critical.value * f for p, f in zip(pts, k, strict=True)]
+                lows = [(p.critical.low if p.critical.low is not None else p.critical.value) for p in pts]
+                highs = [(p.critical.high if p.critical.high is not None else p.critical.value) for p in pts]
+                yerr = [
+                    [y - lo * f for y, lo, f in zip(ys, lows, k, strict=True)],
+                    [hi * f - y for y, hi, f in zip(ys, highs, k, strict=True)],
+                ]
+                shown[scale_by_n].extend(y - e for y, e in zip(ys, yerr[0], strict=True))
+                shown[scale_by_n].extend(y + e for y, e in zip(ys, yerr[1], strict=True))
+                if pts:
+                    ax.errorbar(
+                        xs,
+                        ys,
+                        yerr=yerr,
+                        color=color,
+                        marker="o",
+                        markersize=4,
+                        capsize=3,
+                        linestyle="none",
+                        label=name if not scale_by_n else None,
+                    )
+                f = s.fit
+                if f is None:
+                    continue
+                lo_n, hi_n = min(xs), max(xs)
+                for a, b, style in ((lo_n, hi_n, "-"), (hi_n, f.at_n, "--")):
+                    ns = [a, b]
+                    line = [
+                        math.exp(f.intercept + f.slope * math.log(n)) * (n if scale_by_n else 1) for n in ns
+                    ]
+                    ax.plot(ns, line, color=color, linestyle=style, linewidth=1.2)
+                mult = f.at_n if scale_by_n else 1
+                mid = f.alpha_at_n * mult
+                shown[scale_by_n].extend([f.alpha_at_n_low * mult, f.alpha_at_n_high * mult])
+                ax.errorbar(
+                    [f.at_n],
+                    [mid],
+                    yerr=[[mid - f.alpha_at_n_low * mult], [f.alpha_at_n_high * mult - mid]],
+                    color=color,
+                    marker="s",
+                    markersize=4,
+                    capsize=3,
+                    markerfacecolor="none",
+                )
+        for ax, scale_by_n in zip(axes, (False, True), strict=True):
+            published = PUBLISHED_ALPHA * (PUBLISHED_N if scale_by_n else 1)
+            ax.plot(
+                [PUBLISHED_N],
+                [published],
+                marker="*",
+                markersize=13,
+                color="black",
+                linestyle="none",
+                label=None if scale_by_n else _label(f"published: ~{PUBLISHED_ALPHA:.1%} of {PUBLISHED_N:,}"),
+            )
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ns = sorted({p.n_train for s in series for p in s.points} | {PUBLISHED_N})
+            _set_ticks(ax.xaxis, [float(n) for n in ns])
+            ax.tick_params(axis="x", labelrotation=45)
+            ys = [y for y in [*shown[scale_by_n], published] if y > 0]
+            _set_ticks(ax.yaxis, nice_ticks(min(ys), max(ys)))
+            ax.set_xlabel("training-set size n (log scale)")
+        axes[0].set_ylabel("alpha* (log scale)")
+        axes[1].set_ylabel("members* = alpha* x n (log scale)")
+        axes[0].set_title("critical mass as a fraction")
+        axes[1].set_title("critical mass as a count")
+        fig.legend(loc="outside lower center", ncols=1, frameon=False)
+        return _svg(fig)
+
+
+def scaling_page(
+    records: list[dict], target: float, n_boot: int = N_BOOT
+) -> tuple[dict | None, dict[str, bytes]]:
+    """(template context, files) of the scaling page; (None, {}) when no configuration was run at two
+    or more n, so the site leaves the page out."""
+    series = scaling_series(records, target, PUBLISHED_N, n_boot)
+    if not series:
+        return None, {}
+    context = {
+        "series": [_view(s) for s in series],
+        "plot": PLOT_PATH,
+        "published_alpha": f"{PUBLISHED_ALPHA:.1%}",
+        "published_n": f"{PUBLISHED_N:,}",
+        "scaling_n_boot": f"{n_boot:,}",
+        "steps_tolerance": f"{STEPS_TOLERANCE:.0%}",
+    }
+    return context, {PLOT_PATH: scaling_svg(series)}

@@ -1,0 +1,65 @@
+"""The scaling page of the site: its context and plot from run records (fabricated test fixtures from
+tests/test_scaling.py; nothing in them is a result)."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from test_scaling import FIXED_EPOCHS, FIXED_STEPS, TARGET, synthetic_records
+
+from leaderboard.build import environment
+from leaderboard.scaling_plot import PLOT_PATH, scaling_page
+
+
+@pytest.fixture(scope="module")
+def page():
+    recs = synthetic_records(-1.0, FIXED_EPOCHS)
+    recs += [r for r in synthetic_records(-1.0, FIXED_STEPS, rng_seed=1) if r["n_train"] != 4000]
+    return recs, *scaling_page(recs, TARGET, n_boot=100)
+
+
+def test_context_has_a_row_per_n_and_the_fit_per_series(page):
+    _, ctx, _ = page
+    assert [s.name for s in ctx["series"]] == ["mnist_patch / erm, 10 epochs", "mnist_patch / erm, 620 steps"]
+    epochs = ctx["series"][0]
+    assert [r.n_train for r in epochs.rows] == [500, 1000, 2000, 4000]
+    assert [r.steps for r in ctx["series"][1].rows] == ["623", "615", "620", "620"]
+    assert epochs.fit.startswith("slope -1.0") or epochs.fit.startswith("slope -0.9")
+    assert "members at n = 60,000" in epochs.extrapolation
+    assert ctx["published_alpha"] == "0.1%" and ctx["plot"] == PLOT_PATH
+
+
+def test_plot_is_a_deterministic_svg_with_both_panels(page):
+    recs, _, files = page
+    svg = files[PLOT_PATH]
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg")
+    assert svg.count(b'id="axes_') == 2
+    assert scaling_page(recs, TARGET, n_boot=100)[1][PLOT_PATH] == svg
+
+
+def test_page_renders_with_the_site_template(page):
+    """Rendered as the builder renders every page: its common context (site name, navigation) plus ours;
+    the page's own keys must not collide with the common ones."""
+    from leaderboard.build import SITE_NAME
+
+    _, ctx, _ = page
+    common = {
+        "root": "",
+        "page": "scaling.html",
+        "tasks": [],
+        "algorithms": [],
+        "target": TARGET,
+        "software": "aca-bench",
+        "n_boot": 2000,
+        "site_name": SITE_NAME,
+    }
+    assert not set(ctx) & set(common)
+    html = environment().get_template("scaling.html").render(**common, **ctx)
+    assert html.count("<table") == 2 and "extrapolation" in html.lower()
+    assert f'src="{PLOT_PATH}"' in html
+    assert "60,000" in html and "0.1%" in html and "(100 resamples)" in html
+
+
+def test_no_page_without_a_configuration_run_at_two_n():
+    recs = [r for r in synthetic_records(-1.0, FIXED_EPOCHS) if r["n_train"] == 4000]
+    assert scaling_page(recs, TARGET, n_boot=50) == (None, {})
