@@ -13,7 +13,8 @@ from benchmark.sweep import ExecutorChoice
 from tasks.registry import get_task
 
 BUILTIN = Path(__file__).parent / "suites"
-_EXPERIMENT_FIELDS = {f.name for f in fields(Experiment)} | {"members"}  # members: alphas as counts
+_EXPERIMENT_FIELDS = {f.name for f in fields(Experiment)}
+_INPUT_ONLY_FIELDS = {"members"}  # alphas given as counts of examples; becomes `alphas`
 _SEARCH_FIELDS = ("alpha_range", "rel_width", "max_rounds")  # with `alphas: auto` only
 _EXECUTOR_FIELDS = {f.name for f in fields(ExecutorChoice)} - {"options"}  # options: Python callers only
 
@@ -110,7 +111,7 @@ def parse_suite(doc: Any, source: str) -> Suite:
 def _experiment(e: Any, where: str) -> Experiment:
     if not isinstance(e, dict):
         raise BenchError(f"{where}: must be a mapping")
-    _no_unknown(e, _EXPERIMENT_FIELDS, where)
+    _no_unknown(e, _EXPERIMENT_FIELDS | _INPUT_ONLY_FIELDS, where)
     for fld in ("task", "algorithm"):
         if fld not in e:
             raise BenchError(f"{where}: {fld}: required field is missing")

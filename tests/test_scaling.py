@@ -234,15 +234,17 @@ def test_suite_members_refuses_bad_input_in_one_line(experiment, message):
     assert "\n" not in str(err.value) and str(err.value).startswith("s.yaml: experiments[0]: ")
 
 
-def test_builtin_scaling_suite_places_the_same_members_at_every_n():
+def test_builtin_scaling_suite_places_the_same_members_at_every_n_bar_the_largest():
     from benchmark.collective import collective_size
     from benchmark.suite import load_suite
 
     suite = load_suite("scaling")
     erm = [e for e in suite.experiments if e.algorithm == "erm"]
     assert {e.task_params["n_train"] for e in erm} == set(N_VALUES)
-    counts = {tuple(collective_size(e.task_params["n_train"], a) for a in e.alphas) for e in erm}
-    assert len(counts) == 1
+    counts = [{collective_size(e.task_params["n_train"], a) for a in e.alphas} for e in erm]
+    widest = max(counts, key=len)
+    assert all(c <= widest for c in counts)  # n = 4000 runs a subset of the counts (its cost)
+    assert sum(c == widest for c in counts) >= len(erm) - 1
     assert all(len(e.seeds) >= 5 for e in suite.experiments)
 
 
