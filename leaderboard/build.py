@@ -36,6 +36,7 @@ from benchmark.store import RECORDS, load_records
 from leaderboard.downloads import downloads
 from leaderboard.pages import algorithm_page, task_page
 from leaderboard.rows import MIN_INTERVAL_SEEDS, ORDER_NOTE, common_settings, make_rows
+from leaderboard.scaling_plot import scaling_page
 from leaderboard.sources import Card, SuiteGrid, read_cards, suite_grids, task_descriptions
 from leaderboard.text import DASH
 
@@ -132,6 +133,8 @@ def render(
         for name in sorted(set(cards) | set(crit["algorithm"]))
     ]
     files.update(downloads(crit, cur, target))
+    scaling, scaling_files = scaling_page(records, target)
+    files.update(scaling_files)
     env = environment()
     common_ctx = {
         "tasks": tasks,
@@ -142,6 +145,7 @@ def render(
         "min_interval_seeds": MIN_INTERVAL_SEEDS,
         "order_note": ORDER_NOTE,
         "site_name": SITE_NAME,
+        "has_scaling": scaling is not None,
     }
     pages = {
         "index.html": ("index.html", {}),
@@ -151,6 +155,8 @@ def render(
         ),
         "submit.html": ("submit.html", {}),
     }
+    if scaling is not None:
+        pages["scaling.html"] = ("scaling.html", scaling)
     for t in tasks:
         pages[f"tasks/{t.slug}.html"] = ("task.html", {"task": t})
     for a in algos:
