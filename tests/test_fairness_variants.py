@@ -1,6 +1,7 @@
-"""Held-out variants of the fairness finding on grouped_digits: with the stripes agreeing with the label
-in 90% of training digits, and with the other target label (y* = 0), Group DRO still needs a smaller
-collective than ERM. Stated as curves: over a grid of alphas spanning both critical masses of the
+"""A held-out variant of the fairness finding on grouped_digits: with the stripes agreeing with the label
+in 90% of training digits, Group DRO still needs a smaller collective than ERM. (With the other target
+label, y* = 0, members land in the 100-digit low-striped group instead of the 30-digit high-plain one,
+and this check failed on two machines: the finding is not claimed there; docs/results-fairness.md.) Stated as curves: over a grid of alphas spanning both critical masses of the
 default task (Group DRO about 0.009, ERM about 0.037 in a one-seed pilot), Group DRO's mean success is
 never clearly below ERM's and is higher on average over the grid."""
 
@@ -33,9 +34,8 @@ def mean_success(task: GroupedDigits, algo_name: str) -> list[float]:
     return s.mean(1).tolist()
 
 
-@pytest.mark.parametrize("params", [{"agreement": 0.9}, {"y_star": 0}], ids=["agreement-0.9", "y_star-0"])
-def test_group_dro_needs_a_smaller_collective_than_erm(params):
-    task = GroupedDigits(**params)
+def test_group_dro_needs_a_smaller_collective_than_erm_at_90_percent_agreement():
+    task = GroupedDigits(agreement=0.9)
     dro = mean_success(task, "groupdro")
     erm = mean_success(task, "erm")
     gaps = [d - e for d, e in zip(dro, erm, strict=True)]
