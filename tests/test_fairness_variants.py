@@ -1,7 +1,8 @@
 """A held-out variant of the fairness finding on grouped_digits: with the stripes agreeing with the label
 in 90% of training digits, Group DRO still needs a smaller collective than ERM. (With the other target
 label, y* = 0, members land in the 100-digit low-striped group instead of the 30-digit high-plain one,
-and this check failed on two machines: the finding is not claimed there; docs/results-fairness.md.) Stated as curves: over a grid of alphas spanning both critical masses of the
+and this check failed on two runs: the finding is not claimed there; docs/results-fairness.md.)
+Stated as curves: over a grid of alphas spanning both critical masses of the
 default task (Group DRO about 0.009, ERM about 0.037 in a one-seed pilot), Group DRO's mean success is
 never clearly below ERM's and is higher on average over the grid."""
 
