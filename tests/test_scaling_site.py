@@ -52,6 +52,7 @@ def test_page_renders_with_the_site_template(page):
         "software": "aca-bench",
         "n_boot": 2000,
         "site_name": SITE_NAME,
+        "has_scaling": True,
     }
     assert not set(ctx) & set(common)
     html = environment().get_template("scaling.html").render(**common, **ctx)

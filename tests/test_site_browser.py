@@ -231,6 +231,7 @@ def test_every_page_at_desktop_and_phone_width(any_page, served):
         "/algorithms/erm.html",
         "/algorithms/dpsgd.html",
         "/algorithms/groupdro.html",
+        "/algorithms/reweight.html",
         "/algorithms/xss-algo.html",
     }
     assert any(p.endswith(".svg") for p in checked) and any(p.endswith("leaderboard.csv") for p in checked)
