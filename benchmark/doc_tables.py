@@ -9,7 +9,8 @@ A document holds blocks like
 `render(text, root)` replaces each block's body with the alpha* table of that results store (the
 columns named, in order; `where=COLUMN:TEXT` keeps rows whose column contains TEXT; `view=scaling` gives
 the scaling tables of `benchmark.scaling.markdown` instead; `view=against:KEY by=PARAM` with several
-comma-separated stores gives `benchmark.against.markdown`, the stores side by side) followed by one
+comma-separated stores gives `benchmark.against.markdown`, the stores side by side; `view=select
+by=A,B over=C,D [shared=B]` the picks of a selection suite, `benchmark.select.markdown`) followed by one
 provenance line: how many records, the command, the commit, the device and the date they came from.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark import against
+from benchmark import against, select
 from benchmark.aggregate import critical_table, runs_frame
 from benchmark.errors import BenchError
 from benchmark.scaling import markdown, scaling_series
@@ -99,6 +100,12 @@ def render_block(spec: str, root: Path, target: float = 0.9) -> str:
         if problems or not stores[Path(folder).name]:
             raise BenchError(f"{folder}: {problems[0] if problems else 'no run records'}")
     records = [r for recs in stores.values() for r in recs]
+    if opts.get("view") == "select":  # a selection suite's picks (benchmark.select)
+        by, over = (
+            tuple(opts.get("by", "target_epsilon").split(",")),
+            tuple(opts.get("over", "lr").split(",")),
+        )
+        return select.markdown(records, by, over, opts.get("shared")) + "\n\n" + provenance(records) + "\n"
     if opts.get("view", "").startswith("against:"):  # alpha* against one hyperparameter, stores side by side
         key = opts["view"].partition(":")[2]
         body = against.markdown(

@@ -18,7 +18,7 @@ from benchmark.critical import (
     crossing,
     degenerate_reason,
 )
-from benchmark.select import choose, choose_shared
+from benchmark.select import choose, choose_shared, markdown
 
 ALPHAS = np.array([0.0, 0.001, 0.01, 0.1])
 
@@ -211,3 +211,12 @@ def test_shared_setting_maximises_the_worst_clip():
     assert pick["lr"] == 4.0 and pick["worst_val_clean_accuracy"] == pytest.approx(0.80)  # lr 8: C 1 untried
     firm = {p["max_grad_norm"]: p["lr"] for p in choose(recs, ("target_epsilon", "max_grad_norm"), ("lr",))}
     assert firm == {0.1: 8.0, 1.0: 1.0}
+    # the rendered tables (docs: view=select) carry the same picks
+    firm_table = markdown(recs, ("target_epsilon", "max_grad_norm"), ("lr",)).splitlines()
+    assert firm_table[0] == "| target_epsilon | max_grad_norm | lr | val clean acc | seeds | runner-up |"
+    assert firm_table[2:] == [
+        "| 2.0 | 1.0 | 1.0 | 0.950 | 2 | 0.850 |",
+        "| 2.0 | 0.1 | 8.0 | 0.900 | 2 | 0.800 |",
+    ]
+    shared_table = markdown(recs, ("target_epsilon", "max_grad_norm"), ("lr",), shared="max_grad_norm")
+    assert shared_table.splitlines()[2:] == ["| 2.0 | 4.0 | 0.800 |"]
