@@ -6,8 +6,10 @@ Every number comes from `benchmark.aggregate.critical_table` run on one store's 
 bootstrap interval (none below 3 seeds), the degenerate rule and `clipped_fraction_at_0`. Nothing here
 recomputes alpha*.
 
-A series is (store, task, algorithm, the configurations' other hyperparameters) with the axis and the
-hyperparameters tuned per point (`TUNED`: lr, epochs) left out, holding two or more values of the axis.
+A store sweeps, for one task and algorithm, the axis (`AXES`: target_epsilon, max_grad_norm) its
+configurations set to the most distinct values (both on a tie; at least two). A series is (store, task,
+algorithm, the configurations' other hyperparameters) with the axis and the hyperparameters tuned per
+point (`TUNED`: lr, epochs) left out, holding two or more values of the axis.
 Series that share everything but the store are drawn in one plot, so two protocols of the same sweep
 (e.g. `dp_clip_shared` with one learning rate for every C, `dp_clip_tuned` with lr tuned per C) stand
 side by side; a sweep of C at two budgets gives one plot per budget.
@@ -120,6 +122,14 @@ def _points(crit: pd.DataFrame) -> list[tuple[dict, Point]]:
     return out
 
 
+def swept_axes(hparams: list[dict]) -> list[str]:
+    """The axes a store sweeps for one task and algorithm: of those with two or more values, the ones with
+    the most values (a C sweep run at two budgets is a sweep of C, not five two-point sweeps of epsilon)."""
+    counts = {a: len({finite(hp.get(a)) for hp in hparams} - {None}) for a in AXES}
+    most = max(counts.values(), default=0)
+    return [a for a, n in counts.items() if n == most and n >= 2]
+
+
 def privacy_plots(stores: dict[str, list[dict]], target: float) -> list[PrivacyPlot]:
     """The plots of the page, in a stable order: per (task, algorithm, axis, fixed hyperparameters), one
     series per store holding at least two values of the axis there."""
@@ -130,7 +140,7 @@ def privacy_plots(stores: dict[str, list[dict]], target: float) -> list[PrivacyP
         crit = critical_table(runs_frame(records), target)
         for (task, algo), mine in crit.groupby(["task", "algorithm"], sort=True):
             points = _points(mine)
-            for axis in AXES:
+            for axis in swept_axes([hp for hp, _ in points]):
                 groups: dict[tuple, list[Point]] = {}
                 for hp, p in points:
                     x = finite(hp.get(axis))
@@ -178,6 +188,12 @@ def _dodge(i: int, n: int) -> float:
 
 
 def alpha_svg(plot: PrivacyPlot, target: float) -> bytes:
+    """The alpha* plot (`alpha_figure`) as SVG."""
+    with mpl.rc_context(_RC):
+        return _svg(alpha_figure(plot, target))
+
+
+def alpha_figure(plot: PrivacyPlot, target: float) -> Figure:
     """alpha* with its 95% interval per store; a configuration without a value is never drawn as one:
     not reached is an open circle with an up arrow at the largest alpha run, only bounded above an open
     circle with a down arrow, degenerate a cross on the bottom edge (the table says why)."""
@@ -206,10 +222,11 @@ def alpha_svg(plot: PrivacyPlot, target: float) -> bytes:
                     [y - (p.low if p.low is not None else y) for p, y in zip(shown, ys, strict=True)],
                     [(p.high if p.high is not None else hi) - y for p, y in zip(shown, ys, strict=True)],
                 ]
-                ax.errorbar(
+                bars = ax.errorbar(
                     [where[p.x] * k for p in shown], ys, yerr=err, color=color, marker="o", ms=5, capsize=3
                 )
-            for p in s.points:
+                bars.lines[0].set_gid(f"alpha-{slug(s.store)}")
+            for j, p in enumerate(s.points):
                 x = where[p.x] * k
                 statuses.add(p.status)
                 if p.status == AT_MOST and p.alpha_star is not None:
@@ -217,7 +234,16 @@ def alpha_svg(plot: PrivacyPlot, target: float) -> bytes:
                 elif p.status == NOT_REACHED:
                     y, end = p.alpha_max, p.alpha_max * 1.7
                 elif p.status == DEGENERATE:
-                    ax.plot([x], [0.03], transform=bottom, marker="X", ms=10, color=color, linestyle="none")
+                    ax.plot(
+                        [x],
+                        [0.03],
+                        transform=bottom,
+                        marker="X",
+                        ms=10,
+                        color=color,
+                        linestyle="none",
+                        gid=f"degenerate-{slug(s.store)}-{j}",
+                    )
                     continue
                 else:
                     continue
@@ -241,7 +267,7 @@ def alpha_svg(plot: PrivacyPlot, target: float) -> bytes:
         ax.set_ylabel("critical mass \u03b1* (log scale)")
         ax.set_title(_label(plot.title, WRAP))
         fig.legend(handles, labels, loc="outside lower center", ncols=1, frameon=False)
-        return _svg(fig)
+        return fig
 
 
 def training_svg(plot: PrivacyPlot) -> bytes:
