@@ -183,6 +183,15 @@ def _xaxis(ax, plot: PrivacyPlot, xlabel: bool) -> None:
         ax.set_xlabel(_label(AXES[plot.axis] + " (log scale)", WRAP))
 
 
+def _join(ax, points: list[tuple[float, float, float | None]], color) -> None:
+    """Lines between neighbouring points (axis value, drawn x, y) that both have a y: solid, dashed into
+    epsilon = inf (the axis jumps there); a point without a y breaks the line."""
+    for (x0, p0, y0), (x1, p1, y1) in zip(points, points[1:], strict=False):
+        if y0 is not None and y1 is not None:
+            style = "--" if math.isinf(x0) or math.isinf(x1) else "-"
+            ax.plot([p0, p1], [y0, y1], color=color, linestyle=style, linewidth=1.2)
+
+
 def _dodge(i: int, n: int) -> float:
     return math.exp((i - (n - 1) / 2) * 0.06)
 
@@ -194,7 +203,8 @@ def alpha_svg(plot: PrivacyPlot, target: float) -> bytes:
 
 
 def alpha_figure(plot: PrivacyPlot, target: float) -> Figure:
-    """alpha* with its 95% interval per store; a configuration without a value is never drawn as one:
+    """alpha* with its 95% interval per store, joined only between neighbouring values (dashed into
+    epsilon = inf); a configuration without a value is never drawn as one:
     not reached is an open circle with an up arrow at the largest alpha run, only bounded above an open
     circle with a down arrow, degenerate a cross on the bottom edge (the table says why)."""
     where, _, _ = _positions(plot)
@@ -223,7 +233,17 @@ def alpha_figure(plot: PrivacyPlot, target: float) -> Figure:
                     [(p.high if p.high is not None else hi) - y for p, y in zip(shown, ys, strict=True)],
                 ]
                 bars = ax.errorbar(
-                    [where[p.x] * k for p in shown], ys, yerr=err, color=color, marker="o", ms=5, capsize=3
+                    [where[p.x] * k for p in shown],
+                    ys,
+                    yerr=err,
+                    color=color,
+                    marker="o",
+                    ms=5,
+                    capsize=3,
+                    linestyle="none",
+                )
+                _join(
+                    ax, [(p.x, where[p.x] * k, p.alpha_star if p in shown else None) for p in s.points], color
                 )
                 bars.lines[0].set_gid(f"alpha-{slug(s.store)}")
             for j, p in enumerate(s.points):
@@ -288,7 +308,9 @@ def training_svg(plot: PrivacyPlot) -> bytes:
                     color=color,
                     marker="o",
                     ms=5,
+                    linestyle="none",
                 )
+                _join(ax, [(p.x, where[p.x] * k, getattr(p, field)) for p in s.points], color)
             handles.append(Line2D([], [], color=color, marker="o"))
             labels.append(_label(f"store {s.store}", 2 * WRAP - 20))
         for ax in axes:
@@ -298,7 +320,7 @@ def training_svg(plot: PrivacyPlot) -> bytes:
         _xaxis(axes[1], plot, xlabel=True)
         axes[0].set_ylabel("clean accuracy at \u03b1 = 0")
         axes[1].set_ylabel("gradients clipped at \u03b1 = 0")
-        axes[0].set_title(_label(f"Training at each {plot.axis}: {plot.task}", WRAP))
+        axes[0].set_title(_label(f"Training at α = 0 against {AXES[plot.axis]}", WRAP))
         fig.legend(handles, labels, loc="outside lower center", ncols=1, frameon=False)
         return _svg(fig)
 
