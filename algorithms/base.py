@@ -3,7 +3,7 @@
 An algorithm writes `update` for ONE model: parameters and state are dicts of tensors, the batch is a
 dict of tensors with a leading batch dimension. The engine runs it over a stack of models with
 `torch.func.vmap`, so `update` must be pure tensor code: no Python branching on tensor values, no
-in-place updates of its inputs, randomness only from `benchmark.rng` with the batch's `key`.
+in-place updates of its inputs, randomness only from `aca_bench.benchmark.rng` with the batch's `key`.
 """
 
 from collections.abc import Callable
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from benchmark.params import Param
+from aca_bench.benchmark.params import Param
 
 Tensors = dict[str, torch.Tensor]
 
@@ -89,7 +89,8 @@ class Algorithm:
     def trainer(self, hp: dict[str, Any]) -> Callable[..., Any] | None:
         """A trainer to use instead of the stacked engine for cells with hparams `hp`, or None (default).
 
-        A trainer takes `benchmark.engine.train_stack`'s arguments (task, data, algo, hps, alphas, seeds,
+        A trainer takes `aca_bench.benchmark.engine.train_stack`'s arguments (task, data, algo, hps, alphas,
+        seeds,
         device, on_epoch) and returns an `engine.Stack`, so evaluation is unchanged. Use it for paths that
         cannot be stacked, e.g. a reference implementation that trains one model at a time.
         """

@@ -1,6 +1,7 @@
 """Registry cards as data: find and parse the YAML entry files without importing any implementation.
 
-`algorithms.registry` validates entries (and imports their classes, so torch); this module only reads
+`aca_bench.algorithms.registry` validates entries (and imports their classes, so torch); this module only
+reads
 them, so the leaderboard site and suite loading stay torch-free.
 """
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from benchmark.errors import BenchError
+from aca_bench.benchmark.errors import BenchError
 
 BUILTIN_DIR = Path(__file__).parent
 

@@ -2,7 +2,14 @@
 
 from torch.func import grad
 
-from algorithms.base import SGD_HPARAMS, Algorithm, FunctionalModel, Tensors, masked_mean, sgd_momentum
+from aca_bench.algorithms.base import (
+    SGD_HPARAMS,
+    Algorithm,
+    FunctionalModel,
+    Tensors,
+    masked_mean,
+    sgd_momentum,
+)
 
 
 class ERM(Algorithm):

@@ -13,9 +13,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from algorithms.base import Algorithm
-from algorithms.cards import BUILTIN_DIR, card_files, read_yaml
-from benchmark.errors import BenchError
+from aca_bench.algorithms.base import Algorithm
+from aca_bench.algorithms.cards import BUILTIN_DIR, card_files, read_yaml
+from aca_bench.benchmark.errors import BenchError
 
 ENTRY_POINT_GROUP = "aca_bench.algorithms"
 KNOWN_NEEDS = ("groups",)
@@ -87,7 +87,7 @@ def _import(spec: str) -> tuple[Any, str | None]:
     except Exception as exc:  # any import failure is the entry's problem, reported in one line
         return None, f"cannot import {spec}: {type(exc).__name__}: {exc}"
     if not (isinstance(obj, type) and issubclass(obj, Algorithm)):
-        return None, f"{spec} is not a subclass of algorithms.base.Algorithm"
+        return None, f"{spec} is not a subclass of aca_bench.algorithms.base.Algorithm"
     return obj, None
 
 

@@ -13,8 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from benchmark.critical import DEGENERATE, CriticalMass, critical_mass, degenerate_reason
-from benchmark.ids import canonical
+from aca_bench.benchmark.critical import DEGENERATE, CriticalMass, critical_mass, degenerate_reason
+from aca_bench.benchmark.ids import canonical
 
 TARGET = 0.9
 
@@ -104,7 +104,8 @@ def members_star(cm: CriticalMass | None, n_train: int | None) -> dict[str, floa
 def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
     """alpha* (interval, status) per configuration, beside S at alpha 0 and accuracies at alpha 0.
 
-    A degenerate configuration (`benchmark.critical.degenerate_reason` on its alpha-0 runs) gets status
+    A degenerate configuration (`aca_bench.benchmark.critical.degenerate_reason` on its alpha-0 runs) gets
+    status
     "degenerate", no alpha* and no interval, and says why in `degenerate_reason` and the text.
     """
     rows = []

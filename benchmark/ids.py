@@ -1,6 +1,6 @@
 """Canonical JSON of configurations: the torch-free basis of run ids and configuration ids.
 
-Kept apart from `benchmark.plan` (which imports the registries and so torch) so that aggregation and
+Kept apart from `aca_bench.benchmark.plan` (which imports the registries and so torch) so that aggregation and
 the leaderboard site can name configurations without loading any training code.
 """
 

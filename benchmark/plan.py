@@ -6,13 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from algorithms import registry
-from benchmark import adaptive
-from benchmark.collective import check_alpha
-from benchmark.errors import BenchError
-from benchmark.ids import canonical
-from benchmark.params import resolve
-from tasks.registry import get_task
+from aca_bench.algorithms import registry
+from aca_bench.benchmark import adaptive
+from aca_bench.benchmark.collective import check_alpha
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.ids import canonical
+from aca_bench.benchmark.params import resolve
+from aca_bench.tasks.registry import get_task
 
 AUTO = "auto"  # `alphas: auto`: placed by the adaptive search
 
@@ -58,7 +58,7 @@ class Experiment:
     """One block of a suite: a task, an algorithm, a hyperparameter grid, alphas and seeds.
 
     `alphas` is a grid, or AUTO: then each configuration's alphas are placed round by round
-    (`benchmark.adaptive`) within `alpha_range` until alpha* is known to `rel_width`, or for at most
+    (`aca_bench.benchmark.adaptive`) within `alpha_range` until alpha* is known to `rel_width`, or for at most
     `max_rounds` rounds."""
 
     name: str
@@ -120,7 +120,9 @@ def configurations(exp: Experiment) -> list[Cell]:
 def expand(exp: Experiment) -> list[Cell]:
     """All cells of a fixed-grid experiment; alpha 0 is always included."""
     if exp.search is not None:
-        raise BenchError(f"experiment '{exp.name}': alphas: auto has no fixed cells (see benchmark.adaptive)")
+        raise BenchError(
+            f"experiment '{exp.name}': alphas: auto has no fixed cells (see aca_bench.benchmark.adaptive)"
+        )
     alphas = sorted({0.0, *(check_alpha(a) for a in exp.alphas)})
     return [
         replace(t, alpha=alpha, seed=seed)
@@ -131,7 +133,7 @@ def expand(exp: Experiment) -> list[Cell]:
 
 def group_cells(cells: list[Cell], max_stack: int | Callable[[list[Cell]], int]) -> list[list[Cell]]:
     """Cells split into stacks: same group key, at most `max_stack` each (1 if not stackable);
-    `max_stack` may be a function of the group's cells (`benchmark.sizing.fitted_width`)."""
+    `max_stack` may be a function of the group's cells (`aca_bench.benchmark.sizing.fitted_width`)."""
     groups: dict[str, list[Cell]] = {}
     for c in cells:
         cls = registry.get(c.algorithm).cls

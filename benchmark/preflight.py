@@ -1,13 +1,13 @@
 """Checks that run before a sweep trains its first cell, so bad input never costs training time.
 
-Numeric ranges are checked as parameters are read (`benchmark.params`); here come the ones that need
+Numeric ranges are checked as parameters are read (`aca_bench.benchmark.params`); here come the ones that need
 the task's data (a batch size against the training set size) and each algorithm's own preparation of
 its hyperparameters (e.g. DP-SGD's noise calibration, cached for the training that follows).
 """
 
-from algorithms import registry
-from benchmark.params import check_bounds
-from benchmark.plan import Cell, canonical
+from aca_bench.algorithms import registry
+from aca_bench.benchmark.params import check_bounds
+from aca_bench.benchmark.plan import Cell, canonical
 
 
 def check_cells(cells: list[Cell]) -> None:

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import torch
 
-from algorithms import registry
-from benchmark.collective import collective_size
-from benchmark.engine import evaluate, train_stack
-from benchmark.environment import environment, synchronize
-from benchmark.plan import Cell, canonical
-from tasks.base import TaskData
+from aca_bench.algorithms import registry
+from aca_bench.benchmark.collective import collective_size
+from aca_bench.benchmark.engine import evaluate, train_stack
+from aca_bench.benchmark.environment import environment, synchronize
+from aca_bench.benchmark.plan import Cell, canonical
+from aca_bench.tasks.base import TaskData
 
 _DATA: dict[tuple, TaskData] = {}
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import torch
 
-from algorithms import registry
-from benchmark.engine import evaluate, train_stack
-from benchmark.plan import Cell
+from aca_bench.algorithms import registry
+from aca_bench.benchmark.engine import evaluate, train_stack
+from aca_bench.benchmark.plan import Cell
 
 HEADROOM = 0.6  # share of the free memory a stack may plan to use (fragmentation, other processes)
 CEILING = 1024  # the widest stack fitted: beyond it a GPU gains little and a failure costs a lot
@@ -34,7 +34,7 @@ def fit(
 
 def probe(cells: list[Cell], device: torch.device) -> tuple[float, float]:
     """(fixed bytes, bytes per model) of training and evaluating a stack of these cells on CUDA."""
-    from benchmark.runner import task_data
+    from aca_bench.benchmark.runner import task_data
 
     first = cells[0]
     task = first.make_task()

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.ids import canonical
-from leaderboard.text import DASH, finite, num, slug, sort_value, value_text
+from aca_bench.benchmark.ids import canonical
+from aca_bench.leaderboard.text import DASH, finite, num, slug, sort_value, value_text
 
 # Intervals over fewer seeds than this are not shown (a bootstrap over 1 or 2 seeds says nothing).
 MIN_INTERVAL_SEEDS = 3

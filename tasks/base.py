@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from benchmark.params import Param, resolve
-from tasks import splits
+from aca_bench.benchmark.params import Param, resolve
+from aca_bench.tasks import splits
 
 
 @dataclass
@@ -33,7 +33,8 @@ class Task(ABC):
 
     `x` tensors are in the task's raw representation (e.g. uint8 pixels); `strategy` acts on raw
     batches of any leading shape and `preprocess` turns raw batches into model inputs. Every task also
-    takes the parameters of `tasks.splits` (`eval_split`, `n_train`, `subset_seed`): `load` reads the
+    takes the parameters of `aca_bench.tasks.splits` (`eval_split`, `n_train`, `subset_seed`): `load` reads
+    the
     task's own splits and `data` is what its cells train and are scored on.
     """
 

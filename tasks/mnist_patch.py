@@ -7,12 +7,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.errors import BenchError
-from benchmark.params import Param
-from tasks import mnist_data
-from tasks.base import Task, TaskData
-from tasks.models import mnist_cnn
-from tasks.registry import register_task
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.params import Param
+from aca_bench.tasks import mnist_data
+from aca_bench.tasks.base import Task, TaskData
+from aca_bench.tasks.models import mnist_cnn
+from aca_bench.tasks.registry import register_task
 
 DEFAULT_MNIST_DIR = os.environ.get("ACA_BENCH_MNIST_DIR", "~/.cache/aca-bench/mnist")
 _POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "center")

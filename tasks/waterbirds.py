@@ -12,12 +12,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.errors import BenchError
-from benchmark.params import Param
-from tasks import waterbirds_data
-from tasks.base import Task, TaskData
-from tasks.models import linear_head, mlp_head
-from tasks.registry import register_task
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.params import Param
+from aca_bench.tasks import waterbirds_data
+from aca_bench.tasks.base import Task, TaskData
+from aca_bench.tasks.models import linear_head, mlp_head
+from aca_bench.tasks.registry import register_task
 
 DEFAULT_WATERBIRDS_DIR = os.environ.get("ACA_BENCH_WATERBIRDS_DIR", "~/.cache/aca-bench/waterbirds")
 DEFAULT_CACHE_DIR = os.environ.get("ACA_BENCH_FEATURE_CACHE", "~/.cache/aca-bench/features")

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.aggregate import critical_table, curves, runs_frame
-from benchmark.critical import (
+from aca_bench.benchmark.aggregate import critical_table, curves, runs_frame
+from aca_bench.benchmark.commands.select import choose, choose_shared
+from aca_bench.benchmark.critical import (
     AT_MOST,
     DEGENERATE,
     MIN_SEEDS_FOR_INTERVAL,
@@ -18,7 +19,6 @@ from benchmark.critical import (
     crossing,
     degenerate_reason,
 )
-from benchmark.select import choose, choose_shared
 
 ALPHAS = np.array([0.0, 0.001, 0.01, 0.1])
 

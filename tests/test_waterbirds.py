@@ -8,15 +8,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from algorithms import registry
-from benchmark.cli import main
-from benchmark.engine import evaluate, make_batch, member_mask, relabelled_groups, train_stack
-from benchmark.errors import BenchError
-from benchmark.params import resolve
-from benchmark.plan import task_budget
-from tasks import waterbirds, waterbirds_data
-from tasks.registry import get_task
-from tasks.waterbirds import WaterbirdsFeatureFlip, flip_coordinates
+from aca_bench.algorithms import registry
+from aca_bench.benchmark.cli import main
+from aca_bench.benchmark.engine import evaluate, make_batch, member_mask, relabelled_groups, train_stack
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.params import resolve
+from aca_bench.benchmark.plan import task_budget
+from aca_bench.tasks import waterbirds, waterbirds_data
+from aca_bench.tasks.registry import get_task
+from aca_bench.tasks.waterbirds import WaterbirdsFeatureFlip, flip_coordinates
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -2,9 +2,9 @@
 
 import click
 
-from tasks import mnist_data, waterbirds_data
-from tasks.mnist_patch import DEFAULT_MNIST_DIR
-from tasks.waterbirds import DEFAULT_WATERBIRDS_DIR
+from aca_bench.tasks import mnist_data, waterbirds_data
+from aca_bench.tasks.mnist_patch import DEFAULT_MNIST_DIR
+from aca_bench.tasks.waterbirds import DEFAULT_WATERBIRDS_DIR
 
 
 @click.group()

@@ -3,13 +3,13 @@
 import click
 import torch
 
-from algorithms import registry
-from algorithms.base import PRECISIONS
-from benchmark.environment import device_name, resolve_device
-from benchmark.options import parse_list, registry_env_option
-from benchmark.perf import NAIVE, measure, tiled
-from benchmark.plan import task_budget
-from tasks.registry import get_task
+from aca_bench.algorithms import registry
+from aca_bench.algorithms.base import PRECISIONS
+from aca_bench.benchmark.commands.options import parse_list, registry_env_option
+from aca_bench.benchmark.environment import device_name, resolve_device
+from aca_bench.benchmark.perf.throughput import NAIVE, measure, tiled
+from aca_bench.benchmark.plan import task_budget
+from aca_bench.tasks.registry import get_task
 
 _STEPPING = {"auto": None, "vmapped": True, "in-turn": False}
 
@@ -98,11 +98,11 @@ def command(
             f"{r.model_epochs_per_min:>17.1f}"
         )
     for name in dict.fromkeys(r.algorithm for r in rows):
-        naive, fast, *floor = [r for r in rows if r.algorithm == name]
+        naive, fast, *ceiling_row = [r for r in rows if r.algorithm == name]
         ratio = fast.model_epochs_per_min / naive.model_epochs_per_min
         click.echo(f"{name}: engine / naive = {ratio:.2f}x (same run, same device)")
-        if floor:
-            ceiling = floor[0].model_epochs_per_min / naive.model_epochs_per_min
+        if ceiling_row:
+            ceiling = ceiling_row[0].model_epochs_per_min / naive.model_epochs_per_min
             click.echo(
                 f"{name}: conv kernels only / naive = {ceiling:.2f}x "
                 "(the most an engine stepping in turn can reach)"

@@ -4,9 +4,7 @@ from dataclasses import replace
 
 import click
 
-from benchmark.commands.results import checked_store, report_sweep
-from benchmark.environment import resolve_device
-from benchmark.options import (
+from aca_bench.benchmark.commands.options import (
     apply_sets,
     device_option,
     executor_choice,
@@ -16,8 +14,10 @@ from benchmark.options import (
     set_option,
     stack_options,
 )
-from benchmark.suite import load_suite, with_algorithms
-from benchmark.sweep import run_sweep
+from aca_bench.benchmark.commands.results import checked_store, report_sweep
+from aca_bench.benchmark.environment import resolve_device
+from aca_bench.benchmark.suite import load_suite, with_algorithms
+from aca_bench.benchmark.sweep import run_sweep
 
 
 @click.command()

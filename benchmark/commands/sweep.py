@@ -2,10 +2,8 @@
 
 import click
 
-from benchmark.adaptive import DEFAULT_MAX_ROUNDS, DEFAULT_RANGE, DEFAULT_REL_WIDTH, check_search
-from benchmark.commands.results import checked_store, report_sweep
-from benchmark.environment import resolve_device
-from benchmark.options import (
+from aca_bench.benchmark.adaptive import DEFAULT_MAX_ROUNDS, DEFAULT_RANGE, DEFAULT_REL_WIDTH, check_search
+from aca_bench.benchmark.commands.options import (
     device_option,
     executor_choice,
     executor_options,
@@ -18,8 +16,10 @@ from benchmark.options import (
     stack_options,
     target_option,
 )
-from benchmark.plan import AUTO, Experiment
-from benchmark.sweep import run_sweep
+from aca_bench.benchmark.commands.results import checked_store, report_sweep
+from aca_bench.benchmark.environment import resolve_device
+from aca_bench.benchmark.plan import AUTO, Experiment
+from aca_bench.benchmark.sweep import run_sweep
 
 
 @click.command()

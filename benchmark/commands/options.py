@@ -9,13 +9,13 @@ from typing import Any
 import click
 import yaml
 
-from algorithms import registry
-from benchmark.aggregate import TARGET
-from benchmark.collective import check_alpha
-from benchmark.errors import BenchError
-from benchmark.plan import AUTO, Experiment
-from benchmark.sweep import DEFAULT_MAX_STACK, ExecutorChoice
-from tasks.registry import get_task
+from aca_bench.algorithms import registry
+from aca_bench.benchmark.aggregate import TARGET
+from aca_bench.benchmark.collective import check_alpha
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.plan import AUTO, Experiment
+from aca_bench.benchmark.sweep import DEFAULT_MAX_STACK, ExecutorChoice
+from aca_bench.tasks.registry import get_task
 
 
 def device_option(f):
@@ -93,7 +93,8 @@ def _extend_registry(ctx: click.Context, _param: click.Parameter, paths: tuple[s
 
 
 def registry_env_option(f):
-    """--registry for commands that read the registry through `algorithms.registry` (sweep, run, list,
+    """--registry for commands that read the registry through `aca_bench.algorithms.registry` (sweep, run,
+    list,
     perf, validate): the entries join the registry for the whole command."""
     return click.option(
         "--registry",

@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from algorithms import registry
-from benchmark.engine import train_stack, vectorizes
-from benchmark.environment import synchronize
-from benchmark.floor import conv_calls, conv_seconds
-from tasks.base import Task, TaskData
+from aca_bench.algorithms import registry
+from aca_bench.benchmark.engine import train_stack, vectorizes
+from aca_bench.benchmark.environment import synchronize
+from aca_bench.benchmark.perf.ceiling import conv_calls, conv_seconds
+from aca_bench.tasks.base import Task, TaskData
 
 
 @dataclass
@@ -83,8 +83,8 @@ def stacked(
 
 def opacus_loop(task: Task, data: TaskData, hp: dict, models: int, device: torch.device) -> PerfRow:
     """DP-SGD as a researcher would run it: one model at a time through Opacus's PrivacyEngine."""
-    from algorithms.dpsgd import DPSGD
-    from algorithms.dpsgd_reference import opacus_spend, train_opacus
+    from aca_bench.algorithms.dpsgd import DPSGD
+    from aca_bench.algorithms.dpsgd_reference import opacus_spend, train_opacus
 
     data = data.to(device)
     opacus_spend(DPSGD(), hp, data.x_train.shape[0])  # its calibration at its own rate, cached: untimed
@@ -104,11 +104,12 @@ def warm_up(task: Task, data: TaskData, hp: dict) -> tuple[TaskData, dict]:
     return tiled(data, 4 * int(hp["batch_size"])), dict(hp, epochs=1)
 
 
-FLOOR = "conv kernels only"  # the path name of `measure`'s ceiling row
+CEILING = "conv kernels only"  # the path name of `measure`'s ceiling row
 NAIVE = {"erm": naive_sgd, "dpsgd": opacus_loop}  # the per-model loop each algorithm is timed against
 # Algorithms whose step is a plain backward pass, so that it runs each convolution forward and
-# backward as `benchmark.floor` times them. DP-SGD's is not: its weight gradients are per-example
-# products (algorithms/per_example.py), so the floor would not bound it.
+# backward as `aca_bench.benchmark.perf.ceiling` times them. DP-SGD's is not: its weight gradients are
+# per-example
+# products (algorithms/per_example.py), so the ceiling would not bound it.
 PLAIN_BACKWARD = {"erm"}
 
 
@@ -130,7 +131,7 @@ def measure(
 
     When the engine steps its models in turn, the algorithm's step is a plain backward pass
     (`PLAIN_BACKWARD`) and the model has convolutions, a third row times those convolutions' kernels
-    alone (`benchmark.floor`): the most an in-turn engine could reach.
+    alone (`aca_bench.benchmark.perf.ceiling`): the most an in-turn engine could reach.
     With `repeats` > 1 the paths take turns that many times and each row has its median time, so
     that a slow spell of a shared machine does not land on one path only.
     """
@@ -141,7 +142,7 @@ def measure(
     naive(task, small, short, 1, device)
     stacked(task, small, algo, short, stack, device, vectorize)
     epochs, n = int(hp["epochs"]), data.x_train.shape[0]
-    sampling = algo.sampling(hp, n)  # the engine's batch and steps, which the floor times
+    sampling = algo.sampling(hp, n)  # the engine's batch and steps, which the ceiling times
     calls = conv_calls(task, data, sampling.batch_size) if name in PLAIN_BACKWARD and not vectorize else []
     turns = []
     for _ in range(repeats):
@@ -153,7 +154,7 @@ def measure(
             seconds = conv_seconds(
                 calls, epochs * sampling.steps_per_epoch, device, hp.get("precision", "fp32")
             )
-            turn.append(PerfRow(FLOOR, name, 1, epochs, n, seconds))
+            turn.append(PerfRow(CEILING, name, 1, epochs, n, seconds))
         turns.append(turn)
     return [
         replace(rows[0], seconds=statistics.median(r.seconds for r in rows))

@@ -12,17 +12,17 @@ from dataclasses import asdict
 
 import torch
 
-from benchmark.errors import BenchError
-from benchmark.executors import POLL_S, WorkQueue, progress_bar, report_shared
-from benchmark.plan import Cell
-from benchmark.store import Claims, Store
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.executors.local import POLL_S, WorkQueue, progress_bar, report_shared
+from aca_bench.benchmark.plan import Cell
+from aca_bench.benchmark.store import Claims, Store
 
 MAX_RETRIES = 3
 
 
 def _train_remote(cells: list[dict], device: str, threads: int) -> list[dict]:
-    from benchmark.environment import resolve_device
-    from benchmark.runner import run_cells
+    from aca_bench.benchmark.environment import resolve_device
+    from aca_bench.benchmark.runner import run_cells
 
     torch.set_num_threads(threads)  # Ray starts workers with one thread per requested CPU
     return run_cells([Cell(**c) for c in cells], resolve_device(device))

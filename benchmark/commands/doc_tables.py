@@ -8,7 +8,7 @@ A document holds blocks like
 
 `render(text, root)` replaces each block's body with the alpha* table of that results store (the
 columns named, in order; `where=COLUMN:TEXT` keeps rows whose column contains TEXT; `view=scaling` gives
-the scaling tables of `benchmark.scaling.markdown` instead) followed by one
+the scaling tables of `aca_bench.benchmark.scaling.markdown` instead) followed by one
 provenance line: how many records, the command, the commit, the device and the date they came from.
 """
 
@@ -20,10 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.aggregate import critical_table, runs_frame
-from benchmark.errors import BenchError
-from benchmark.scaling import markdown, scaling_series
-from benchmark.store import load_records
+from aca_bench.benchmark.aggregate import critical_table, runs_frame
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.scaling import markdown, scaling_series
+from aca_bench.benchmark.store import load_records
 
 BLOCK = re.compile(r"(<!-- records: (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- /records -->)", re.DOTALL)
 
@@ -94,7 +94,9 @@ def render_block(spec: str, root: Path, target: float = 0.9) -> str:
     records, problems = load_records(str(root / folder))
     if problems or not records:
         raise BenchError(f"{folder}: {problems[0] if problems else 'no run records'}")
-    if opts.get("view") == "scaling":  # alpha* against n_train and the log-log fit (benchmark.scaling)
+    if (
+        opts.get("view") == "scaling"
+    ):  # alpha* against n_train and the log-log fit (aca_bench.benchmark.scaling)
         return (
             markdown(scaling_series(records, float(opts.get("target", target))))
             + "\n\n"
