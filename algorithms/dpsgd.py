@@ -21,9 +21,11 @@ from aca_bench.algorithms.base import (
     SGD_HPARAMS,
     Algorithm,
     FunctionalModel,
+    NaiveLoop,
     Prepared,
     Sampling,
     Tensors,
+    Trainer,
     sgd_momentum,
 )
 from aca_bench.benchmark import privacy
@@ -179,7 +181,13 @@ class DPSGD(Algorithm):
         }
         return Prepared(values, record)
 
-    def trainer(self, hp: dict[str, Any]):
+    def naive_loop(self) -> NaiveLoop:
+        """Opacus's PrivacyEngine (hooks, Poisson sampling), one model at a time."""
+        from aca_bench.benchmark.perf import throughput
+
+        return NaiveLoop("naive (Opacus)", throughput.opacus_loop)
+
+    def trainer(self, hp: dict[str, Any]) -> Trainer | None:
         if hp["engine"] == "opacus":
             from aca_bench.algorithms.dpsgd_reference import train_opacus
 

@@ -25,8 +25,7 @@ CLIPPED_SGD = '''
 import torch
 from torch.func import grad
 
-from aca_bench.algorithms.base import SGD_HPARAMS, Algorithm, masked_mean, sgd_momentum
-from aca_bench.benchmark.params import Param
+from aca_bench.api import SGD_HPARAMS, Algorithm, Param, masked_mean, sgd_momentum
 
 
 class ClippedSGD(Algorithm):
