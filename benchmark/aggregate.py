@@ -13,10 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from aca_bench.benchmark.critical import DEGENERATE, CriticalMass, critical_mass, degenerate_reason
+from aca_bench.benchmark.critical import DEGENERATE, TARGET, CriticalMass, critical_mass, degenerate_reason
 from aca_bench.benchmark.ids import canonical
-
-TARGET = 0.9
 
 
 def runs_frame(records: list[dict]) -> pd.DataFrame:

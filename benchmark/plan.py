@@ -19,7 +19,9 @@ AUTO = "auto"  # `alphas: auto`: placed by the adaptive search
 
 @dataclass(frozen=True)
 class Cell:
-    """One training run: everything that determines its result."""
+    """One training run: everything that determines its result, and the algorithm's registry entry
+    (resolved once, where the cell is made; left out of equality, and resolved from the active registry
+    when not given)."""
 
     experiment: str
     task: str
@@ -30,6 +32,11 @@ class Cell:
     alpha: float
     seed: int
     task_paths: dict[str, Any] = field(default_factory=dict)  # data locations: not identity
+    entry: registry.Entry = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.entry is None:
+            object.__setattr__(self, "entry", registry.get(self.algorithm))
 
     def make_task(self):
         """The cell's task instance."""
@@ -112,7 +119,18 @@ def configurations(exp: Experiment) -> list[Cell]:
         given.update(dict(zip(axes, combo, strict=True)))
         hp = resolve(known, given, owner=f"algorithm '{exp.algorithm}'")
         out.append(
-            Cell(exp.name, exp.task, task_cls.version, identity, exp.algorithm, hp, 0.0, exp.seeds[0], paths)
+            Cell(
+                exp.name,
+                exp.task,
+                task_cls.version,
+                identity,
+                exp.algorithm,
+                hp,
+                0.0,
+                exp.seeds[0],
+                paths,
+                entry,
+            )
         )
     return out
 
@@ -136,11 +154,10 @@ def group_cells(cells: list[Cell], max_stack: int | Callable[[list[Cell]], int])
     `max_stack` may be a function of the group's cells (`aca_bench.benchmark.sizing.fitted_width`)."""
     groups: dict[str, list[Cell]] = {}
     for c in cells:
-        cls = registry.get(c.algorithm).cls
-        groups.setdefault(c.group_key(cls.per_model), []).append(c)
+        groups.setdefault(c.group_key(c.entry.cls.per_model), []).append(c)
     out = []
     for members in groups.values():
-        if not registry.get(members[0].algorithm).cls.stackable:
+        if not members[0].entry.cls.stackable:
             size = 1
         else:
             size = max_stack(members) if callable(max_stack) else max_stack

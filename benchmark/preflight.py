@@ -5,7 +5,6 @@ the task's data (a batch size against the training set size) and each algorithm'
 its hyperparameters (e.g. DP-SGD's noise calibration, cached for the training that follows).
 """
 
-from aca_bench.algorithms import registry
 from aca_bench.benchmark.params import check_bounds
 from aca_bench.benchmark.plan import Cell, canonical
 
@@ -24,7 +23,7 @@ def check_cells(cells: list[Cell]) -> None:
         if key in seen:
             continue
         seen.add(key)
-        entry = registry.get(cell.algorithm)
+        entry = cell.entry
         owner = f"experiment '{cell.experiment}' (task {cell.task}, algorithm {cell.algorithm})"
         check_bounds(entry.cls.hparams, cell.hparams, {"n_train": n_train}, owner)
         algo = entry.create()

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import torch
 
-from aca_bench.algorithms import registry
 from aca_bench.benchmark.collective import collective_size
 from aca_bench.benchmark.engine import evaluate, train_stack
 from aca_bench.benchmark.environment import environment, synchronize
@@ -31,7 +30,7 @@ def run_cells(
     start = time.perf_counter()
     task = cells[0].make_task()
     data = task_data(cells[0], device)
-    algo = registry.get(cells[0].algorithm).create()
+    algo = cells[0].entry.create()
     train = algo.trainer(cells[0].hparams) or train_stack
     stack = train(
         task,

@@ -7,6 +7,7 @@ from typing import Any
 from aca_bench.algorithms import registry
 from aca_bench.algorithms.registry import read_yaml
 from aca_bench.benchmark.adaptive import Search, check_search
+from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.plan import AUTO, Experiment
 from aca_bench.benchmark.sweep import ExecutorChoice
@@ -84,7 +85,7 @@ def parse_suite(doc: Any, source: str) -> Suite:
     exps = doc.get("experiments")
     if not isinstance(exps, list) or not exps:
         raise BenchError(f"{source}: experiments: must be a non-empty list")
-    target = doc.get("target", 0.9)
+    target = doc.get("target", TARGET)
     if not isinstance(target, int | float) or not 0 < target <= 1:
         raise BenchError(f"{source}: target: must be a number in (0, 1], got {target!r}")
     parsed = tuple(_experiment(e, f"{source}: experiments[{i}]") for i, e in enumerate(exps))

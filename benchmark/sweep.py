@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from aca_bench.benchmark import adaptive, sizing
-from aca_bench.benchmark.aggregate import TARGET
+from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.executors.local import run_local
 from aca_bench.benchmark.plan import Cell, Experiment, canonical, configurations, expand, group_cells

@@ -29,14 +29,13 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from aca_bench.benchmark.aggregate import (
-    TARGET,
     critical_table,
     curves,
     group_table,
     privacy_table,
     runs_frame,
 )
-from aca_bench.benchmark.critical import critical_mass
+from aca_bench.benchmark.critical import TARGET, critical_mass
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.ids import canonical
 from aca_bench.benchmark.store import RECORDS, load_records

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aca_bench.algorithms.cards import card_files, read_yaml
+from aca_bench.algorithms.cards import active_source, read_yaml
 from aca_bench.benchmark.errors import BenchError
 
 
@@ -31,7 +31,7 @@ def read_cards(extra: list[Path] | None = None) -> tuple[dict[str, Card], list[s
     cards: dict[str, Card] = {}
     problems: list[str] = []
     seen: set[Path] = set()
-    for path in card_files(extra):
+    for path in active_source().with_paths(extra or []).files():
         if path.resolve() in seen:  # a folder named twice (e.g. --registry algorithms/) is read once
             continue
         seen.add(path.resolve())

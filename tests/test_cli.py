@@ -219,9 +219,8 @@ def test_unusable_results_folder_is_refused_before_training(cli, tmp_path, how):
 
 
 RANGED_ALGORITHM = """
-from aca_bench.algorithms.base import SGD_HPARAMS
 from aca_bench.algorithms.erm import ERM
-from aca_bench.benchmark.params import Param
+from aca_bench.api import SGD_HPARAMS, Param
 
 
 class RangedClip(ERM):

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from aca_bench.benchmark.aggregate import critical_table, runs_frame
+from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.scaling import markdown, scaling_series
 from aca_bench.benchmark.store import load_records
@@ -88,7 +89,7 @@ def _parse(spec: str) -> tuple[str, dict[str, str]]:
     return parts[0], opts
 
 
-def render_block(spec: str, root: Path, target: float = 0.9) -> str:
+def render_block(spec: str, root: Path, target: float = TARGET) -> str:
     """The generated body of one block."""
     folder, opts = _parse(spec)
     records, problems = load_records(str(root / folder))

@@ -5,9 +5,9 @@ from dataclasses import replace
 import click
 
 from aca_bench.benchmark.commands.options import (
+    ExecutorFlags,
     apply_sets,
     device_option,
-    executor_choice,
     executor_options,
     out_option,
     registry_env_option,
@@ -44,9 +44,7 @@ def command(
     sets,
     out,
     device,
-    executor,
-    ray_address,
-    ray_gpus_per_stack,
+    executor: ExecutorFlags,
 ) -> None:
     """Run SUITE (a built-in name or a YAML path) into --out, then print the alpha* table."""
     s = load_suite(suite)
@@ -64,7 +62,7 @@ def command(
         force=force,
         max_stack=max_stack,
         desc=s.name,
-        executor=executor_choice(executor, ray_address, ray_gpus_per_stack, s.executor),
+        executor=executor.choice(s.executor),
         target=s.target,
     )
     report_sweep(result, store, s.target)

@@ -10,7 +10,6 @@ leaks between models or mutates its inputs fails this). Every problem is one lin
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import torch
 from torch import nn
 
 from aca_bench.algorithms import registry
+from aca_bench.algorithms.cards import active_source
 from aca_bench.benchmark.commands.options import registry_env_option
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.params import resolve
@@ -126,25 +126,14 @@ def contract_problems(entry: registry.Entry) -> list[str]:
 
 
 def _extra_files(given: list[Path]) -> list[Path]:
-    """Entry files of `given` that the registry does not already read (built-in or ACA_BENCH_REGISTRY)."""
-    known = {f.resolve() for _, f in _registry_files()}
+    """Entry files of `given` that the active registry source does not already read."""
+    known = {f.resolve() for f in active_source().files()}
     files = []
     for p in given:
         for f in sorted(p.glob("*.yaml")) if p.is_dir() else [p]:
             if f.resolve() not in known and f.resolve() not in files:
                 files.append(f.resolve())
     return files
-
-
-def _registry_files() -> list[tuple[str, Path]]:
-    folders = [
-        registry.BUILTIN_DIR,
-        *(Path(p) for p in os.environ.get("ACA_BENCH_REGISTRY", "").split(os.pathsep) if p),
-    ]
-    out = []
-    for folder in folders:
-        out += [(str(f), f) for f in (sorted(folder.glob("*.yaml")) if folder.is_dir() else [folder])]
-    return out
 
 
 def _under(source: str, paths: list[Path]) -> bool:
