@@ -15,7 +15,7 @@ from torch import nn
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.params import Param
 from aca_bench.tasks import waterbirds_data
-from aca_bench.tasks.base import Task, TaskData
+from aca_bench.tasks.base import Download, Task, TaskData
 from aca_bench.tasks.models import linear_head, mlp_head
 from aca_bench.tasks.registry import register_task
 
@@ -95,6 +95,22 @@ class WaterbirdsFeatureFlip(Task):
         name: {"lr": 0.01, "momentum": 0.9, "batch_size": 64, "epochs": 20}
         for name in ("erm", "groupdro", "reweight")
     }
+    downloads = (
+        Download(
+            "waterbirds",
+            "WaterBirds (group_DRO's waterbird_complete95_forest2water2 archive, about 0.5 GB).",
+            waterbirds_data.fetch_dataset,
+            "WaterBirds is in {path}; use --set source=waterbirds --set data_dir={path} "
+            "(embeddings also need: aca-bench data fetch resnet50)",
+            DEFAULT_WATERBIRDS_DIR,
+        ),
+        Download(
+            "resnet50",
+            "ResNet-50 ImageNet weights (torchvision IMAGENET1K_V1) into the local torch cache.",
+            waterbirds_data.fetch_weights,
+            "ResNet-50 weights are in {path}",
+        ),
+    )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
