@@ -63,7 +63,7 @@ def write_algorithm(
 
 @pytest.fixture(autouse=True)
 def registry_env(monkeypatch):
-    """`run --registry` extends ACA_BENCH_REGISTRY in-process; restore it after each test."""
+    """No extra registry folders from the environment: each test names its own (`--registry` or setenv)."""
     monkeypatch.setenv("ACA_BENCH_REGISTRY", "")
 
 
