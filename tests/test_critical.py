@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from aca_bench.benchmark.aggregate import critical_table, curves, runs_frame
-from aca_bench.benchmark.commands.select import choose, choose_shared
+from aca_bench.benchmark.commands.select import choose, choose_shared, markdown
 from aca_bench.benchmark.critical import (
     AT_MOST,
     DEGENERATE,
@@ -222,3 +222,12 @@ def test_shared_setting_maximises_the_worst_clip():
     assert pick["lr"] == 4.0 and pick["worst_val_clean_accuracy"] == pytest.approx(0.80)  # lr 8: C 1 untried
     firm = {p["max_grad_norm"]: p["lr"] for p in choose(recs, ("target_epsilon", "max_grad_norm"), ("lr",))}
     assert firm == {0.1: 8.0, 1.0: 1.0}
+    # the rendered tables (docs: view=select) carry the same picks
+    firm_table = markdown(recs, ("target_epsilon", "max_grad_norm"), ("lr",)).splitlines()
+    assert firm_table[0] == "| target_epsilon | max_grad_norm | lr | val clean acc | seeds | runner-up |"
+    assert firm_table[2:] == [
+        "| 2.0 | 1.0 | 1.0 | 0.950 | 2 | 0.850 |",
+        "| 2.0 | 0.1 | 8.0 | 0.900 | 2 | 0.800 |",
+    ]
+    shared_table = markdown(recs, ("target_epsilon", "max_grad_norm"), ("lr",), shared="max_grad_norm")
+    assert shared_table.splitlines()[2:] == ["| 2.0 | 4.0 | 0.800 |"]

@@ -12,8 +12,9 @@ from aca_bench.benchmark.errors import BenchError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _store(folder: Path, curves: dict[str, list[float]]) -> None:
-    """Records of two configurations (lr 0.1, lr 0.2) on alphas 0, 0.01, 0.1, three seeds each."""
+def _store(folder: Path, curves: dict[str, list[float]], extra: dict | None = None) -> None:
+    """Records of one configuration per lr (with the `extra` hyperparameters) on alphas 0, 0.01, 0.1,
+    three seeds each."""
     folder.mkdir(parents=True)
     lines = []
     for lr, successes in curves.items():
@@ -28,7 +29,7 @@ def _store(folder: Path, curves: dict[str, list[float]]) -> None:
                         "n_train": 1000,
                         "n_collective": round(alpha * 1000),
                         "task": {"name": "mnist_patch", "version": "1", "params": {}},
-                        "algorithm": {"name": "erm", "hparams": {"lr": float(lr)}},
+                        "algorithm": {"name": "erm", "hparams": {"lr": float(lr), **(extra or {})}},
                         "metrics": {"success": s, "clean_accuracy": 0.95},
                         "wall_time_s": 1.0,
                         "finished_at": "2026-11-29T14:00:00+00:00",
@@ -65,6 +66,31 @@ def test_where_keeps_matching_rows_and_bad_blocks_name_the_problem(tmp_path):
         render("<!-- records: ref columns=nope -->\n<!-- /records -->", tmp_path)
     with pytest.raises(BenchError, match="no results in"):
         render("<!-- records: missing -->\n<!-- /records -->", tmp_path)
+
+
+def test_the_against_view_sets_stores_side_by_side(tmp_path):
+    _store(tmp_path / "one", {"0.1": [0.0, 0.5, 1.0]}, {"momentum": 0.0})
+    _store(tmp_path / "two", {"0.1": [0.0, 0.95, 1.0], "0.2": [0.0, 0.1, 0.2]}, {"momentum": 0.0})
+    doc = "<!-- records: one,two view=against:lr by=momentum -->\n<!-- /records -->\n"
+    lines = render(doc, tmp_path).splitlines()
+    assert lines[1] == (
+        "| momentum | lr | one: alpha* [95%] | one: lr | one: clean acc (α=0) "
+        "| two: alpha* [95%] | two: lr | two: clean acc (α=0) |"
+    )
+    assert lines[3].startswith("| 0 | 0.1 | 0.0631 [") and lines[3].endswith(
+        "| <= 0.01 [0.01, 0.01] | 0.1 | 0.95 |"
+    )
+    assert lines[4] == "| 0 | 0.2 | - | - | - | not reached (> 0.1) | 0.2 | 0.95 |"
+    assert "27 records" in render(doc, tmp_path)
+    _store(tmp_path / "three", {"0.1": [0.0, 0.5, 1.0]}, {"momentum": 0.0})
+    (tmp_path / "three" / "records.jsonl").write_text(
+        (tmp_path / "three" / "records.jsonl")
+        .read_text()
+        .replace('"momentum": 0.0', '"momentum": 0.0, "wd": 1')
+        + (tmp_path / "one" / "records.jsonl").read_text().replace('"run_id": "', '"run_id": "x')
+    )
+    with pytest.raises(BenchError, match="three: 2 configurations at momentum=0, lr=0.1"):
+        render("<!-- records: three view=against:lr by=momentum -->\n<!-- /records -->\n", tmp_path)
 
 
 def test_the_committed_docs_are_current_with_the_committed_records():

@@ -260,7 +260,6 @@ def test_registry_entry_and_suites():
     entry = registry.get("dpsgd")
     assert entry.cls is DPSGD and entry.cls.stackable
     eps = load_suite("dp_epsilon").experiments
-    clip = load_suite("dp_clip").experiments
     assert {c.hparams["target_epsilon"] for e in eps for c in expand(e)} == {math.inf, 8, 4, 2, 1, 0.5}
     assert {c.hparams["max_grad_norm"] for e in eps for c in expand(e)} == {1.0}
     assert all(len(e.seeds) >= 5 and 0.0 in e.alphas for e in eps)  # ranked rows: 5 seeds, S(0)
@@ -273,14 +272,26 @@ def test_registry_entry_and_suites():
     assert {
         (c.hparams["target_epsilon"], c.hparams["lr"], c.hparams["epochs"]) for e in eps for c in expand(e)
     } <= grid
-    assert {c.hparams["max_grad_norm"] for e in clip for c in expand(e)} == {0.1, 0.5, 1, 5, 10}
-    cells = [c for e in clip for c in expand(e)]
-    assert len(group_cells(cells, 10_000)) == 1  # every C in one stack
+    # alpha* against C: both protocols cover every C at both budgets with 5 seeds; the published one
+    # keeps one lr per budget, the firm's tunes it, and both take their values from dp_clip_select
+    clip_grid = {
+        (c.hparams["target_epsilon"], c.hparams["max_grad_norm"], c.hparams["lr"])
+        for e in load_suite("dp_clip_select").experiments
+        for c in expand(e)
+    }
+    for name, lrs_per_budget in (("dp_clip_shared", {1}), ("dp_clip_tuned", {5})):
+        clip = [c for e in load_suite(name).experiments for c in expand(e)]
+        keys = {(c.hparams["target_epsilon"], c.hparams["max_grad_norm"], c.hparams["lr"]) for c in clip}
+        assert keys <= clip_grid
+        assert {(k[0], k[1]) for k in keys} == {(e, C) for e in (math.inf, 2) for C in (0.1, 0.5, 1, 5, 10)}
+        assert {len({k[2] for k in keys if k[0] == e}) for e in (math.inf, 2)} == lrs_per_budget
+        assert all(len(e.seeds) >= 5 and 0.0 in e.alphas for e in load_suite(name).experiments)
+        assert len(group_cells(clip, 10_000)) == 1  # every C in one stack
     paper = {e.name: e for e in load_suite("paper").experiments}
     dp = [e for e in paper.values() if e.algorithm == "dpsgd"]
     assert len(dp) == 7 and all(e.task_params["source"] == "mnist" for e in dp)
     dp_cells = [c for e in dp for c in expand(e)]
-    # lr * C = 2 (the dp_regime pick) except at epsilon 0.5, where lr 1 trained best
+    # lr * C = 2 (the pick at C = 1 on the embedded digits) except at epsilon 0.5, where lr 1 trained best
     lr_c = {
         (c.hparams["target_epsilon"] == 0.5, c.hparams["max_grad_norm"] * c.hparams["lr"]) for c in dp_cells
     }

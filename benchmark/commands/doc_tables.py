@@ -8,7 +8,9 @@ A document holds blocks like
 
 `render(text, root)` replaces each block's body with the alpha* table of that results store (the
 columns named, in order; `where=COLUMN:TEXT` keeps rows whose column contains TEXT; `view=scaling` gives
-the scaling tables of `aca_bench.benchmark.scaling.markdown` instead) followed by one
+the scaling tables of `aca_bench.benchmark.scaling.markdown` instead; `view=against:KEY by=PARAM` with
+several comma-separated stores gives `against.markdown`, the stores side by side; `view=select
+by=A,B over=C,D [shared=B]` the picks of a selection suite, `select.markdown`) followed by one
 provenance line: how many records, the command, the commit, the device and the date they came from.
 """
 
@@ -21,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from aca_bench.benchmark.aggregate import critical_table, runs_frame
+from aca_bench.benchmark.commands import against, select
 from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.scaling import markdown, scaling_series
@@ -91,10 +94,25 @@ def _parse(spec: str) -> tuple[str, dict[str, str]]:
 
 def render_block(spec: str, root: Path, target: float = TARGET) -> str:
     """The generated body of one block."""
-    folder, opts = _parse(spec)
-    records, problems = load_records(str(root / folder))
-    if problems or not records:
-        raise BenchError(f"{folder}: {problems[0] if problems else 'no run records'}")
+    folders, opts = _parse(spec)
+    stores = {}
+    for folder in folders.split(","):
+        stores[Path(folder).name], problems = load_records(str(root / folder))
+        if problems or not stores[Path(folder).name]:
+            raise BenchError(f"{folder}: {problems[0] if problems else 'no run records'}")
+    records = [r for recs in stores.values() for r in recs]
+    if opts.get("view") == "select":  # a selection suite's picks (aca_bench.benchmark.commands.select)
+        by, over = (
+            tuple(opts.get("by", "target_epsilon").split(",")),
+            tuple(opts.get("over", "lr").split(",")),
+        )
+        return select.markdown(records, by, over, opts.get("shared")) + "\n\n" + provenance(records) + "\n"
+    if opts.get("view", "").startswith("against:"):  # alpha* against one hyperparameter, stores side by side
+        key = opts["view"].partition(":")[2]
+        body = against.markdown(
+            stores, key, opts.get("by", "target_epsilon"), float(opts.get("target", target))
+        )
+        return body + "\n\n" + provenance(records) + "\n"
     if (
         opts.get("view") == "scaling"
     ):  # alpha* against n_train and the log-log fit (aca_bench.benchmark.scaling)

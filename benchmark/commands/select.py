@@ -118,6 +118,38 @@ def reference(records: list[dict], algorithm: str = "erm") -> float | None:
     return sum(accs) / len(accs) if accs else None
 
 
+def markdown(
+    records: list[dict], by: tuple[str, ...], over: tuple[str, ...], shared: str | None = None
+) -> str:
+    """The picks as a Markdown table: per budget the chosen `over` values and their validation clean
+    accuracy (with the runner-up), or with `shared` the one setting for every value of that key and
+    its worst accuracy; ERM's accuracy on the same split, if present, in a last line."""
+    if shared:
+        by = tuple(k for k in by if k != shared)
+        heads = [*by, *over, f"worst val clean acc over {shared}"]
+        rows = [
+            [*(_value(p[k]) for k in (*by, *over)), f"{p['worst_val_clean_accuracy']:.3f}"]
+            for p in choose_shared(records, by, shared, over)
+        ]
+    else:
+        heads = [*by, *over, "val clean acc", "seeds", "runner-up"]
+        rows = [
+            [
+                *(_value(p[k]) for k in (*by, *over)),
+                f"{p['val_clean_accuracy']:.3f}",
+                p["seeds"],
+                "-" if p["runner_up"] is None else f"{p['runner_up']['val_clean_accuracy']:.3f}",
+            ]
+            for p in choose(records, by, over)
+        ]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    erm = reference(records)
+    if erm is not None:
+        lines += ["", f"ERM at its task defaults on the same split: val clean accuracy {erm:.3f}."]
+    return "\n".join(lines)
+
+
 @click.command()
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="The selection suite's store.")
 @click.option("--by", default="target_epsilon,max_grad_norm", show_default=True, help="The budget's keys.")
