@@ -14,6 +14,7 @@ Layout of the output folder:
     tasks/<task>.html             description, S(alpha) curves, trade-off plots, per-alpha/group tables
     algorithms/<name>.html        the registry card, the grids the suites run, results across tasks
     methodology.html              S, alpha*, target, ranking, intervals, software and hardware
+    scaling.html, privacy.html    alpha* against n; against epsilon and C per store (when swept)
     submit.html                   how to submit an algorithm (registry entry, validate, CI)
     plots/*.svg, data/*.csv|json, assets/*
 """
@@ -41,6 +42,7 @@ from aca_bench.benchmark.ids import canonical
 from aca_bench.benchmark.store import RECORDS, load_records
 from aca_bench.leaderboard.downloads import downloads
 from aca_bench.leaderboard.pages import algorithm_page, task_page
+from aca_bench.leaderboard.privacy_plot import privacy_page
 from aca_bench.leaderboard.rows import MIN_INTERVAL_SEEDS, ORDER_NOTE, common_settings, make_rows
 from aca_bench.leaderboard.scaling_plot import scaling_page
 from aca_bench.leaderboard.sources import Card, SuiteGrid, read_cards, suite_grids, task_descriptions
@@ -97,8 +99,11 @@ def render(
     damaged: int = 0,
     grids: dict[str, list[SuiteGrid]] | None = None,
     descriptions: dict[str, str] | None = None,
+    stores: dict[str, list[dict]] | None = None,
 ) -> dict[str, bytes]:
-    """Every file of the site (relative path -> bytes) from run records and registry cards."""
+    """Every file of the site (relative path -> bytes) from run records and registry cards; `stores`
+    (store name -> its records, default: all records as one store "results") names the privacy
+    page's series."""
     if not records:
         raise BenchError("no intact run records to build a leaderboard from")
     grids = suite_grids() if grids is None else grids
@@ -141,6 +146,8 @@ def render(
     files.update(downloads(crit, cur, target))
     scaling, scaling_files = scaling_page(records, target)
     files.update(scaling_files)
+    privacy_ctx, privacy_files = privacy_page({"results": records} if stores is None else stores, target)
+    files.update(privacy_files)
     env = environment()
     common_ctx = {
         "tasks": tasks,
@@ -152,6 +159,7 @@ def render(
         "order_note": ORDER_NOTE,
         "site_name": SITE_NAME,
         "has_scaling": scaling is not None,
+        "has_privacy": privacy_ctx is not None,
     }
     pages = {
         "index.html": ("index.html", {}),
@@ -163,6 +171,8 @@ def render(
     }
     if scaling is not None:
         pages["scaling.html"] = ("scaling.html", scaling)
+    if privacy_ctx is not None:
+        pages["privacy.html"] = ("privacy.html", privacy_ctx)
     for t in tasks:
         pages[f"tasks/{t.slug}.html"] = ("task.html", {"task": t})
     for a in algos:
@@ -221,17 +231,20 @@ def build_site(
     """Read the stores in `results` (one folder or several, each a store or a folder of stores) and the
     registry cards, render the site, write it to `out`."""
     folders = [s for f in (results if isinstance(results, list) else [results]) for s in stores(f)]
-    records, damaged = [], []
+    records, damaged, by_store = [], [], {}
     for folder in folders:
         more, problems = load_records(folder)
+        # Runs scored on a validation split chose hyperparameters (e.g. dp_select); they are not results.
+        more = [r for r in more if r["task"]["params"].get("eval_split", "test") == "test"]
         records += more
         damaged += problems
-    # Runs scored on a validation split chose hyperparameters (e.g. dp_select); they are not results.
-    records = [r for r in records if r["task"]["params"].get("eval_split", "test") == "test"]
+        # The privacy page's series are named by store (two folders of one name: the later one gets a suffix).
+        name = folder.name if folder.name not in by_store else f"{folder.name} ({len(by_store) + 1})"
+        by_store[name] = more
     if not records:
         raise BenchError(f"no intact run records scored on a test set in {', '.join(map(str, folders))}")
     cards, problems = read_cards(list(registry_paths or []))
-    files = render(records, cards, target, damaged=len(damaged))
+    files = render(records, cards, target, damaged=len(damaged), stores=by_store)
     written = write_site(files, out)
     warnings = [*damaged, *(f"registry card skipped: {p}" for p in problems)]
     return BuildResult(written, warnings)

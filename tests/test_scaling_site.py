@@ -53,6 +53,7 @@ def test_page_renders_with_the_site_template(page):
         "n_boot": 2000,
         "site_name": SITE_NAME,
         "has_scaling": True,
+        "has_privacy": False,
     }
     assert not set(ctx) & set(common)
     html = environment().get_template("scaling.html").render(**common, **ctx)

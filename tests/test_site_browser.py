@@ -2,8 +2,8 @@
 a local HTTP server. Every page, at desktop (1280 px) and phone (390 px) widths: the console stays
 clean, no page is wider than the viewport, every image loads, every internal link resolves, every
 table header has a tooltip and every sortable column sorts. Tables hold the expected rows and
-registry text is shown and never run. Screenshots of the index, the DP task page and the DP-SGD
-algorithm page at both widths are saved to test-artifacts/.
+registry text is shown and never run. Screenshots of the index, the DP task page, the DP-SGD
+algorithm page and the privacy page at both widths are saved to test-artifacts/.
 
 Needs /usr/bin/chromium (CI: `apt-get update && apt-get install -y chromium`); skipped without it.
 """
@@ -226,6 +226,7 @@ def test_every_page_at_desktop_and_phone_width(any_page, served):
         "/index.html",
         "/methodology.html",
         "/submit.html",
+        "/privacy.html",
         "/tasks/mnist_patch.html",
         "/tasks/waterbirds.html",
         "/algorithms/erm.html",
@@ -236,7 +237,7 @@ def test_every_page_at_desktop_and_phone_width(any_page, served):
     }
     assert any(p.endswith(".svg") for p in checked) and any(p.endswith("leaderboard.csv") for p in checked)
     ARTIFACTS.mkdir(exist_ok=True)
-    for rel in ("index.html", "tasks/mnist_patch.html", "algorithms/dpsgd.html"):
+    for rel in ("index.html", "tasks/mnist_patch.html", "algorithms/dpsgd.html", "privacy.html"):
         page.goto(served + rel)
         page.wait_for_load_state("load")
         name = rel.replace("/", "-").removesuffix(".html")
