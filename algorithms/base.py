@@ -3,21 +3,55 @@
 An algorithm writes `update` for ONE model: parameters and state are dicts of tensors, the batch is a
 dict of tensors with a leading batch dimension. The engine runs it over a stack of models with
 `torch.func.vmap`, so `update` must be pure tensor code: no Python branching on tensor values, no
-in-place updates of its inputs, randomness only from `benchmark.rng` with the batch's `key`.
+in-place updates of its inputs, randomness only from `aca_bench.benchmark.rng` with the batch's `key`.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from benchmark.params import Param
+from aca_bench.benchmark.params import Param
+
+if TYPE_CHECKING:
+    from aca_bench.benchmark.engine import Stack
+    from aca_bench.tasks.base import Task, TaskData
 
 Tensors = dict[str, torch.Tensor]
+
+
+class Trainer(Protocol):
+    """Trains one model per (hparams, alpha, seed) of a stack of cells and returns them as a `Stack`, so
+    evaluation is the same whichever trainer ran: the engine's `train_stack`, or the trainer an algorithm
+    returns from `Algorithm.trainer` (DP-SGD's Opacus reference, `train_opacus`). `on_epoch` is called
+    with the fraction of an epoch done since its last call."""
+
+    def __call__(
+        self,
+        task: "Task",
+        data: "TaskData",
+        algo: "Algorithm",
+        hps: list[dict[str, Any]],
+        alphas: list[float],
+        seeds: list[int],
+        device: torch.device,
+        on_epoch: Callable[[float], None] | None = None,
+    ) -> "Stack": ...
+
+
+@dataclass(frozen=True)
+class NaiveLoop:
+    """The loop a researcher would write for an algorithm, one model at a time, that `aca-bench perf`
+    times the engine against: `run(task, data, hp, models, device)` trains `models` models and returns
+    the seconds their training took (one-off set-up, such as a noise calibration, left out); `path`
+    names its row."""
+
+    path: str
+    run: Callable[["Task", "TaskData", dict[str, Any], int, torch.device], float]
 
 
 @dataclass(frozen=True)
@@ -76,6 +110,9 @@ class Algorithm:
     per_model: ClassVar[tuple[str, ...]] = ()
     needs_groups: ClassVar[bool] = False
     stackable: ClassVar[bool] = True
+    # The step is one plain backward pass of the model (no per-example gradients), so the time of the
+    # model's convolution kernels alone (`aca_bench.benchmark.perf.ceiling`) bounds an in-turn engine.
+    plain_backward: ClassVar[bool] = False
 
     def sampling(self, hp: dict[str, Any], n_train: int) -> Sampling:
         """Batches as plain minibatch SGD draws them; override for other samplers."""
@@ -86,13 +123,15 @@ class Algorithm:
         """Per-model numbers for `update` (default: the `per_model` hyperparameters as floats)."""
         return Prepared({k: float(hp[k]) for k in self.per_model})
 
-    def trainer(self, hp: dict[str, Any]) -> Callable[..., Any] | None:
-        """A trainer to use instead of the stacked engine for cells with hparams `hp`, or None (default).
+    def trainer(self, hp: dict[str, Any]) -> Trainer | None:
+        """A `Trainer` to use instead of the stacked engine for cells with hparams `hp`, or None (default).
+        Use it for paths that cannot be stacked, e.g. a reference implementation that trains one model at
+        a time."""
+        return None
 
-        A trainer takes `benchmark.engine.train_stack`'s arguments (task, data, algo, hps, alphas, seeds,
-        device, on_epoch) and returns an `engine.Stack`, so evaluation is unchanged. Use it for paths that
-        cannot be stacked, e.g. a reference implementation that trains one model at a time.
-        """
+    def naive_loop(self) -> NaiveLoop | None:
+        """The per-model loop `aca-bench perf` times the engine against; None (default): perf does not
+        time this algorithm."""
         return None
 
     def init_state(self, params: Tensors, n_groups: int | None) -> Tensors:

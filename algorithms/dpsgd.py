@@ -1,11 +1,11 @@
 """DP-SGD: per-example gradients clipped to C, summed, Gaussian noise N(0, sigma^2 C^2), Poisson batches.
 
 Per-example gradient norms and the clipped sum come from one batched backward pass per model
-(`algorithms.per_example`: Linear and Conv2d layers), or from `vmap(grad)` over the batch for models
+(`aca_bench.algorithms.per_example`: Linear and Conv2d layers), or from `vmap(grad)` over the batch for models
 with other layers. The engine vmaps the update over the model stack, so models with different
 epsilon, delta, C and learning rate train together. sigma is calibrated per model by Opacus's
-accountant (`benchmark.privacy`). With `engine: opacus` the same cells train one model at a time
-through Opacus's PrivacyEngine instead (`algorithms.dpsgd_reference`), to cross-check the stacked
+accountant (`aca_bench.benchmark.privacy`). With `engine: opacus` the same cells train one model at a time
+through Opacus's PrivacyEngine instead (`aca_bench.algorithms.dpsgd_reference`), to cross-check the stacked
 engine.
 """
 
@@ -16,20 +16,22 @@ import torch
 import torch.nn.functional as F
 from torch.func import grad, vmap
 
-from algorithms import per_example
-from algorithms.base import (
+from aca_bench.algorithms import per_example
+from aca_bench.algorithms.base import (
     SGD_HPARAMS,
     Algorithm,
     FunctionalModel,
+    NaiveLoop,
     Prepared,
     Sampling,
     Tensors,
+    Trainer,
     sgd_momentum,
 )
-from benchmark import privacy
-from benchmark.errors import BenchError
-from benchmark.params import Param
-from benchmark.rng import normal
+from aca_bench.benchmark import privacy
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.params import Param
+from aca_bench.benchmark.rng import normal
 
 OVERFLOW_PROBABILITY = 1e-6  # chance that any Poisson batch of a run exceeds the cap
 CLIP_EPS = 1e-6  # as Opacus: factor = C / (norm + 1e-6), at most 1
@@ -179,9 +181,15 @@ class DPSGD(Algorithm):
         }
         return Prepared(values, record)
 
-    def trainer(self, hp: dict[str, Any]):
+    def naive_loop(self) -> NaiveLoop:
+        """Opacus's PrivacyEngine (hooks, Poisson sampling), one model at a time."""
+        from aca_bench.benchmark.perf import throughput
+
+        return NaiveLoop("naive (Opacus)", throughput.opacus_loop)
+
+    def trainer(self, hp: dict[str, Any]) -> Trainer | None:
         if hp["engine"] == "opacus":
-            from algorithms.dpsgd_reference import train_opacus
+            from aca_bench.algorithms.dpsgd_reference import train_opacus
 
             if hp["precision"] != "fp32":
                 raise BenchError("dpsgd: engine opacus (the reference path) trains in precision fp32 only")

@@ -17,11 +17,11 @@ import torch.nn.functional as F
 from opacus import PrivacyEngine
 from torch.utils.data import DataLoader, TensorDataset
 
-from algorithms.base import Algorithm
-from benchmark.engine import Stack, init_params, member_mask
-from benchmark.privacy import PrivacySpend
-from benchmark.rng import key_from
-from tasks.base import Task, TaskData
+from aca_bench.algorithms.base import Algorithm
+from aca_bench.benchmark.engine import Stack, init_params, member_mask
+from aca_bench.benchmark.privacy import PrivacySpend
+from aca_bench.benchmark.rng import key_from
+from aca_bench.tasks.base import Task, TaskData
 
 # What Opacus says on every run that is no news here: the stacked engine's noise is not from a secure
 # RNG either, and the hooks' note concerns the first layer, whose input needs no gradient.

@@ -2,7 +2,15 @@
 
 from torch.func import grad
 
-from algorithms.base import SGD_HPARAMS, Algorithm, FunctionalModel, Tensors, masked_mean, sgd_momentum
+from aca_bench.algorithms.base import (
+    SGD_HPARAMS,
+    Algorithm,
+    FunctionalModel,
+    NaiveLoop,
+    Tensors,
+    masked_mean,
+    sgd_momentum,
+)
 
 
 class ERM(Algorithm):
@@ -11,6 +19,13 @@ class ERM(Algorithm):
     name = "erm"
     hparams = dict(SGD_HPARAMS)
     per_model = ("lr", "momentum", "weight_decay")
+    plain_backward = True
+
+    def naive_loop(self) -> NaiveLoop:
+        """DataLoader batches, an nn.Module and torch.optim.SGD."""
+        from aca_bench.benchmark.perf import throughput
+
+        return NaiveLoop("naive loop", throughput.naive_sgd)
 
     def update(
         self,

@@ -17,8 +17,8 @@ constant). With every group in the batch the two modes give the same q and gradi
 import torch
 from torch.func import grad
 
-from algorithms.base import SGD_HPARAMS, Algorithm, FunctionalModel, Sampling, Tensors, sgd_momentum
-from benchmark.params import Param
+from aca_bench.algorithms.base import SGD_HPARAMS, Algorithm, FunctionalModel, Sampling, Tensors, sgd_momentum
+from aca_bench.benchmark.params import Param
 
 
 def next_q(

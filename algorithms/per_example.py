@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad
 
-from algorithms.base import FunctionalModel, Tensors
+from aca_bench.algorithms.base import FunctionalModel, Tensors
 
 
 @dataclass

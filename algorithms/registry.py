@@ -1,21 +1,21 @@
 """Algorithm registry: YAML entries (built in, from extra folders, or from plugins) validated by a schema.
 
-Each entry names its implementation as `module:Class`. Entries come from `algorithms/*.yaml`, from
-folders in `ACA_BENCH_REGISTRY` (os.pathsep-separated) or passed explicitly, and from the entry-point
-group `aca_bench.algorithms` (an object that is an entry dict or a path to a YAML file).
+Each entry names its implementation as `module:Class`. Entries come from the files of a
+`cards.RegistrySource` (`algorithms/*.yaml`, then folders in ACA_BENCH_REGISTRY or given with --registry),
+and from the entry-point group `aca_bench.algorithms` (an object that is an entry dict or a path to a
+YAML file).
 """
 
 import importlib
-import os
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from algorithms.base import Algorithm
-from algorithms.cards import BUILTIN_DIR, card_files, read_yaml
-from benchmark.errors import BenchError
+from aca_bench.algorithms.base import Algorithm
+from aca_bench.algorithms.cards import BUILTIN_DIR, RegistrySource, active_source, read_yaml
+from aca_bench.benchmark.errors import BenchError
 
 ENTRY_POINT_GROUP = "aca_bench.algorithms"
 KNOWN_NEEDS = ("groups",)
@@ -87,7 +87,7 @@ def _import(spec: str) -> tuple[Any, str | None]:
     except Exception as exc:  # any import failure is the entry's problem, reported in one line
         return None, f"cannot import {spec}: {type(exc).__name__}: {exc}"
     if not (isinstance(obj, type) and issubclass(obj, Algorithm)):
-        return None, f"{spec} is not a subclass of algorithms.base.Algorithm"
+        return None, f"{spec} is not a subclass of aca_bench.algorithms.base.Algorithm"
     return obj, None
 
 
@@ -136,9 +136,9 @@ def _check_contract(card: dict, cls: type[Algorithm], source: str) -> list[str]:
     return problems
 
 
-def entry_sources(extra: list[Path] | None = None) -> list[tuple[str, Any]]:
-    """(source, card) pairs from built-in, environment, explicit and plugin locations."""
-    files = card_files(extra)
+def entry_sources(source: RegistrySource) -> list[tuple[str, Any]]:
+    """(source, card) pairs from the source's files and the plugins' entry points."""
+    files = source.files()
     out = []
     for folder in {f.parent.resolve() for f in files}:
         if str(folder) not in sys.path and folder != BUILTIN_DIR.resolve():
@@ -152,10 +152,11 @@ def entry_sources(extra: list[Path] | None = None) -> list[tuple[str, Any]]:
 
 
 def validate(extra: list[Path] | None = None) -> tuple[dict[str, Entry], list[str]]:
-    """Every entry checked: valid entries by name, and one line per problem (duplicates refused)."""
+    """Every entry of the active source (`extra` files or folders added) checked: valid entries by name,
+    and one line per problem (duplicates refused)."""
     entries: dict[str, Entry] = {}
     problems: list[str] = []
-    for source, card in entry_sources(extra):
+    for source, card in entry_sources(active_source().with_paths(extra or [])):
         errs, cls = check_entry(card, source)
         if errs:
             problems += errs
@@ -170,12 +171,13 @@ def validate(extra: list[Path] | None = None) -> tuple[dict[str, Entry], list[st
     return entries, problems
 
 
-_CACHE: dict[tuple, dict[str, Entry]] = {}
+_CACHE: dict[RegistrySource, dict[str, Entry]] = {}
 
 
 def load(extra: list[Path] | None = None) -> dict[str, Entry]:
-    """Valid entries by name; any invalid entry stops with its first problem as one line."""
-    key = (tuple(map(str, extra or [])), os.environ.get("ACA_BENCH_REGISTRY", ""))
+    """Valid entries of the active source (`extra` added) by name; any invalid entry stops with its
+    first problem as one line."""
+    key = active_source().with_paths(extra or [])
     if key not in _CACHE:
         entries, problems = validate(extra)
         if problems:

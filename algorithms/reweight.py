@@ -10,7 +10,14 @@ unbiased estimate of (1/G) sum_g (mean loss of group g): every group counts the 
 import torch
 from torch.func import grad
 
-from algorithms.base import SGD_HPARAMS, Algorithm, FunctionalModel, Tensors, masked_mean, sgd_momentum
+from aca_bench.algorithms.base import (
+    SGD_HPARAMS,
+    Algorithm,
+    FunctionalModel,
+    Tensors,
+    masked_mean,
+    sgd_momentum,
+)
 
 
 def group_weights(group_count: torch.Tensor) -> torch.Tensor:

@@ -1,3 +1,2 @@
-"""aca-bench engine: suites, planning, stacked training, metrics, results store and CLI."""
-
-__version__ = "0.1.0"
+"""aca-bench's pipeline: suites -> plan (cells, stacks) -> sweep -> executors -> runner/engine -> store ->
+aggregate/critical; the CLI in commands/, speed measurements in perf/."""

@@ -1,5 +1,5 @@
-"""`python -m benchmark` is `aca-bench`."""
+"""`python -m aca_bench.benchmark` is `aca-bench`."""
 
-from benchmark.cli import main
+from aca_bench.benchmark.cli import main
 
 main()

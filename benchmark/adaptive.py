@@ -16,7 +16,8 @@ did not place (a fixed-grid run into the same store) are ignored, so they cannot
   whose crossing lies below every alpha tried extends down to the bottom of `alpha_range` (then alpha*
   is reported as `<=` that bound); one that never reaches the target is confirmed at the top of the
   range at every seed (then `not reached`).
-- It stops when alpha* over the alphas every seed ran (`benchmark.critical`) has a bootstrap interval,
+- It stops when alpha* over the alphas every seed ran (`aca_bench.benchmark.critical`) has a bootstrap
+interval,
   and a bracket of tried alphas, both narrower than `rel_width` times alpha*; or when `max_rounds`
   rounds are spent; or when no new alpha could narrow it.
 """
@@ -27,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.critical import REACHED, CriticalMass, critical_mass
-from benchmark.errors import BenchError
+from aca_bench.benchmark.critical import REACHED, CriticalMass, critical_mass
+from aca_bench.benchmark.errors import BenchError
 
 DEFAULT_RANGE = (0.001, 0.5)
 DEFAULT_REL_WIDTH = 0.5

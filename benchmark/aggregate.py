@@ -13,17 +13,21 @@ import math
 import numpy as np
 import pandas as pd
 
-from benchmark.critical import DEGENERATE, CriticalMass, critical_mass, degenerate_reason
-from benchmark.ids import canonical
-
-TARGET = 0.9
+from aca_bench.benchmark.critical import DEGENERATE, TARGET, CriticalMass, critical_mass, degenerate_reason
+from aca_bench.benchmark.ids import canonical, differing_keys
 
 
 def runs_frame(records: list[dict]) -> pd.DataFrame:
     """One row per run with its configuration id, label, alpha, seed and metrics."""
     rows = []
-    varying = _varying_hparams(records)
-    varying_task = _varying_task_params(records)
+    # the hyperparameters and task parameters that tell configurations apart, shown in their labels so
+    # that configurations never share a label
+    varying = differing_keys(
+        ((r["task"]["name"], r["algorithm"]["name"]), r["algorithm"]["hparams"]) for r in records
+    )
+    varying_task = differing_keys(
+        ((r["task"]["name"], r["task"]["params"]) for r in records), absent_is_a_value=True
+    )
     for r in records:
         task, algo, m = r["task"], r["algorithm"], r["metrics"]
         config = {"task": task, "algorithm": algo}
@@ -56,27 +60,6 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _varying_task_params(records: list[dict]) -> dict[str, set[str]]:
-    """Per task, the parameters whose values differ between its records (e.g. eval_split, n_train):
-    shown in configuration labels, so configurations on one task never share a label."""
-    seen: dict[str, dict[str, set]] = {}
-    for r in records:
-        per = seen.setdefault(r["task"]["name"], {})
-        names = set(r["task"]["params"]) | set(per)
-        for k in names:
-            per.setdefault(k, set()).add(canonical(r["task"]["params"].get(k)))
-    return {task: {k for k, vals in per.items() if len(vals) > 1} for task, per in seen.items()}
-
-
-def _varying_hparams(records: list[dict]) -> dict[tuple[str, str], set[str]]:
-    seen: dict[tuple[str, str], dict[str, set]] = {}
-    for r in records:
-        per = seen.setdefault((r["task"]["name"], r["algorithm"]["name"]), {})
-        for k, v in r["algorithm"]["hparams"].items():
-            per.setdefault(k, set()).add(canonical(v))
-    return {key: {k for k, vals in per.items() if len(vals) > 1} for key, per in seen.items()}
-
-
 def curves(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and std of success and clean accuracy over seeds at each (configuration, alpha)."""
     g = runs.groupby(["task", "config", "config_id", "alpha"], sort=True)
@@ -104,7 +87,8 @@ def members_star(cm: CriticalMass | None, n_train: int | None) -> dict[str, floa
 def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
     """alpha* (interval, status) per configuration, beside S at alpha 0 and accuracies at alpha 0.
 
-    A degenerate configuration (`benchmark.critical.degenerate_reason` on its alpha-0 runs) gets status
+    A degenerate configuration (`aca_bench.benchmark.critical.degenerate_reason` on its alpha-0 runs) gets
+    status
     "degenerate", no alpha* and no interval, and says why in `degenerate_reason` and the text.
     """
     rows = []

@@ -1,4 +1,5 @@
-"""The `aca-bench` command line: a click group whose commands live in benchmark/commands/."""
+"""The `aca-bench` command line: a click group of the modules in benchmark/commands/ that define a `command`
+(the others there are helpers only commands use)."""
 
 import importlib
 import os
@@ -8,8 +9,9 @@ import sys
 
 import click
 
-from benchmark import __version__, commands
-from benchmark.environment import COMMAND_VARIABLE
+from aca_bench import __version__
+from aca_bench.benchmark import commands
+from aca_bench.benchmark.environment import COMMAND_VARIABLE
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -27,4 +29,5 @@ def main() -> None:
 
 for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
     _module = importlib.import_module(f"{commands.__name__}.{_info.name}")
-    main.add_command(_module.command, name=_info.name.replace("_", "-"))
+    if hasattr(_module, "command"):
+        main.add_command(_module.command, name=_info.name.replace("_", "-"))

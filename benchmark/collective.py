@@ -4,8 +4,8 @@ import math
 
 import torch
 
-from benchmark.errors import BenchError
-from benchmark.rng import key_from
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.rng import key_from
 
 
 def check_alpha(alpha: float) -> float:

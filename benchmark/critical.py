@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+TARGET = 0.9  # the success level S alpha* is read at, unless a suite or --target says otherwise
+
 REACHED, AT_MOST, NOT_REACHED = "reached", "at_most", "not_reached"
 DEGENERATE = "degenerate"
 MIN_SEEDS_FOR_INTERVAL = 3
@@ -94,7 +96,7 @@ def crossing(alphas: np.ndarray, success: np.ndarray, target: float) -> tuple[fl
 
 
 def critical_mass(
-    alphas: np.ndarray, per_seed: np.ndarray, target: float = 0.9, n_boot: int = 2000, seed: int = 0
+    alphas: np.ndarray, per_seed: np.ndarray, target: float = TARGET, n_boot: int = 2000, seed: int = 0
 ) -> CriticalMass:
     """alpha* of the mean curve over seeds (rows of `per_seed`, columns = sorted `alphas`); no interval
     (None bounds) with fewer than MIN_SEEDS_FOR_INTERVAL seeds."""

@@ -15,10 +15,10 @@ import torch
 from torch import nn
 from torch.func import stack_module_state, vmap
 
-from algorithms.base import Algorithm, FunctionalModel, Sampling, Tensors
-from benchmark.collective import collective_indices
-from benchmark.rng import key_from, uniform
-from tasks.base import Task, TaskData
+from aca_bench.algorithms.base import Algorithm, FunctionalModel, Sampling, Tensors
+from aca_bench.benchmark.collective import collective_indices
+from aca_bench.benchmark.rng import key_from, uniform
+from aca_bench.tasks.base import Task, TaskData
 
 EVAL_CHUNK = 2048
 SLOT_MULTIPLE = 8  # trimmed Poisson batches have a multiple of this many slots: few distinct shapes
@@ -141,7 +141,7 @@ def train_stack(
     """Train one model per (hparams, alpha, seed) triple together; returns the stacked parameters.
 
     The hparams of all models must agree except for `algo.per_model` keys. `max_steps` stops
-    training early (to measure a stack's memory, `benchmark.sizing`).
+    training early (to measure a stack's memory, `aca_bench.benchmark.sizing`).
     """
     n = data.x_train.shape[0]
     k = len(hps)

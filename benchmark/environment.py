@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark.errors import BenchError
+from aca_bench.benchmark.errors import BenchError
 
 _PACKAGES = ("aca-bench", "torch", "torchvision", "opacus", "numpy")
 COMMAND_VARIABLE = "ACA_BENCH_COMMAND"  # the aca-bench command line a run came from (set by the CLI)

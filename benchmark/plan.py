@@ -6,20 +6,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from algorithms import registry
-from benchmark import adaptive
-from benchmark.collective import check_alpha
-from benchmark.errors import BenchError
-from benchmark.ids import canonical
-from benchmark.params import resolve
-from tasks.registry import get_task
+from aca_bench.algorithms import registry
+from aca_bench.benchmark import adaptive
+from aca_bench.benchmark.collective import check_alpha
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.ids import canonical
+from aca_bench.benchmark.params import resolve
+from aca_bench.tasks.registry import get_task
 
 AUTO = "auto"  # `alphas: auto`: placed by the adaptive search
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One training run: everything that determines its result."""
+    """One training run: everything that determines its result, and the algorithm's registry entry
+    (resolved once, where the cell is made; left out of equality, and resolved from the active registry
+    when not given)."""
 
     experiment: str
     task: str
@@ -30,6 +32,11 @@ class Cell:
     alpha: float
     seed: int
     task_paths: dict[str, Any] = field(default_factory=dict)  # data locations: not identity
+    entry: registry.Entry = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.entry is None:
+            object.__setattr__(self, "entry", registry.get(self.algorithm))
 
     def make_task(self):
         """The cell's task instance."""
@@ -58,7 +65,7 @@ class Experiment:
     """One block of a suite: a task, an algorithm, a hyperparameter grid, alphas and seeds.
 
     `alphas` is a grid, or AUTO: then each configuration's alphas are placed round by round
-    (`benchmark.adaptive`) within `alpha_range` until alpha* is known to `rel_width`, or for at most
+    (`aca_bench.benchmark.adaptive`) within `alpha_range` until alpha* is known to `rel_width`, or for at most
     `max_rounds` rounds."""
 
     name: str
@@ -112,7 +119,18 @@ def configurations(exp: Experiment) -> list[Cell]:
         given.update(dict(zip(axes, combo, strict=True)))
         hp = resolve(known, given, owner=f"algorithm '{exp.algorithm}'")
         out.append(
-            Cell(exp.name, exp.task, task_cls.version, identity, exp.algorithm, hp, 0.0, exp.seeds[0], paths)
+            Cell(
+                exp.name,
+                exp.task,
+                task_cls.version,
+                identity,
+                exp.algorithm,
+                hp,
+                0.0,
+                exp.seeds[0],
+                paths,
+                entry,
+            )
         )
     return out
 
@@ -120,7 +138,9 @@ def configurations(exp: Experiment) -> list[Cell]:
 def expand(exp: Experiment) -> list[Cell]:
     """All cells of a fixed-grid experiment; alpha 0 is always included."""
     if exp.search is not None:
-        raise BenchError(f"experiment '{exp.name}': alphas: auto has no fixed cells (see benchmark.adaptive)")
+        raise BenchError(
+            f"experiment '{exp.name}': alphas: auto has no fixed cells (see aca_bench.benchmark.adaptive)"
+        )
     alphas = sorted({0.0, *(check_alpha(a) for a in exp.alphas)})
     return [
         replace(t, alpha=alpha, seed=seed)
@@ -131,14 +151,13 @@ def expand(exp: Experiment) -> list[Cell]:
 
 def group_cells(cells: list[Cell], max_stack: int | Callable[[list[Cell]], int]) -> list[list[Cell]]:
     """Cells split into stacks: same group key, at most `max_stack` each (1 if not stackable);
-    `max_stack` may be a function of the group's cells (`benchmark.sizing.fitted_width`)."""
+    `max_stack` may be a function of the group's cells (`aca_bench.benchmark.sizing.fitted_width`)."""
     groups: dict[str, list[Cell]] = {}
     for c in cells:
-        cls = registry.get(c.algorithm).cls
-        groups.setdefault(c.group_key(cls.per_model), []).append(c)
+        groups.setdefault(c.group_key(c.entry.cls.per_model), []).append(c)
     out = []
     for members in groups.values():
-        if not registry.get(members[0].algorithm).cls.stackable:
+        if not members[0].entry.cls.stackable:
             size = 1
         else:
             size = max_stack(members) if callable(max_stack) else max_stack

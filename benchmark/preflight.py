@@ -1,13 +1,12 @@
 """Checks that run before a sweep trains its first cell, so bad input never costs training time.
 
-Numeric ranges are checked as parameters are read (`benchmark.params`); here come the ones that need
+Numeric ranges are checked as parameters are read (`aca_bench.benchmark.params`); here come the ones that need
 the task's data (a batch size against the training set size) and each algorithm's own preparation of
 its hyperparameters (e.g. DP-SGD's noise calibration, cached for the training that follows).
 """
 
-from algorithms import registry
-from benchmark.params import check_bounds
-from benchmark.plan import Cell, canonical
+from aca_bench.benchmark.params import check_bounds
+from aca_bench.benchmark.plan import Cell, canonical
 
 
 def check_cells(cells: list[Cell]) -> None:
@@ -24,7 +23,7 @@ def check_cells(cells: list[Cell]) -> None:
         if key in seen:
             continue
         seen.add(key)
-        entry = registry.get(cell.algorithm)
+        entry = cell.entry
         owner = f"experiment '{cell.experiment}' (task {cell.task}, algorithm {cell.algorithm})"
         check_bounds(entry.cls.hparams, cell.hparams, {"n_train": n_train}, owner)
         algo = entry.create()

@@ -13,7 +13,7 @@ from functools import lru_cache
 from opacus.accountants import create_accountant
 from opacus.accountants.utils import get_noise_multiplier
 
-from benchmark.errors import BenchError
+from aca_bench.benchmark.errors import BenchError
 
 ACCOUNTANTS = ("rdp", "prv")
 EPSILON_TOLERANCE = 0.01  # Opacus's default precision for the sigma binary search

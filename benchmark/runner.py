@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 
 import torch
 
-from algorithms import registry
-from benchmark.collective import collective_size
-from benchmark.engine import evaluate, train_stack
-from benchmark.environment import environment, synchronize
-from benchmark.plan import Cell, canonical
-from tasks.base import TaskData
+from aca_bench.benchmark.collective import collective_size
+from aca_bench.benchmark.engine import evaluate, train_stack
+from aca_bench.benchmark.environment import environment, synchronize
+from aca_bench.benchmark.plan import Cell, canonical
+from aca_bench.tasks.base import TaskData
 
 _DATA: dict[tuple, TaskData] = {}
 
@@ -31,7 +30,7 @@ def run_cells(
     start = time.perf_counter()
     task = cells[0].make_task()
     data = task_data(cells[0], device)
-    algo = registry.get(cells[0].algorithm).create()
+    algo = cells[0].entry.create()
     train = algo.trainer(cells[0].hparams) or train_stack
     stack = train(
         task,

@@ -8,7 +8,8 @@ steps (epochs x steps per epoch, equal within `STEPS_TOLERANCE`). A slope of -1 
 of members whatever n is; 0 a constant fraction.
 
 The interval comes from one bootstrap over seeds, resampled within each n: each resample recomputes
-alpha* at every n from its resampled mean curve (the estimator of `benchmark.critical`), refits the line,
+alpha* at every n from its resampled mean curve (the estimator of `aca_bench.benchmark.critical`), refits the
+line,
 and extrapolates it. Only n whose alpha* is reached (a crossing inside the grid) enter the fit; a
 resample in which one of them is not reached is dropped and counted.
 
@@ -21,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.critical import REACHED, CriticalMass, critical_mass, crossing
-from benchmark.errors import BenchError
-from benchmark.ids import canonical
+from aca_bench.benchmark.critical import REACHED, CriticalMass, critical_mass, crossing
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.ids import canonical
 
 PUBLISHED_N = 60_000  # full MNIST training set
 PUBLISHED_ALPHA = 0.001  # "SGD needs ~0.1% of MNIST" (Solanki, Bhange, Aivodji, Creager)
@@ -347,7 +348,8 @@ def series_dict(s: Series) -> dict:
 
 
 def markdown(series: list[Series]) -> str:
-    """Markdown tables for the docs (`benchmark.doc_tables`, view=scaling): alpha* and members* per n of
+    """Markdown tables for the docs (`aca_bench.benchmark.commands.doc_tables`, view=scaling): alpha* and
+    members* per n of
     every series, then each series' fit and its extrapolation beside the published figure."""
     rows = [
         "| series | n | epochs | steps | alpha* [95%] | members* [95%] | clean acc (α=0) | seeds |",

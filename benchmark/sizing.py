@@ -13,9 +13,8 @@ from collections.abc import Callable
 
 import torch
 
-from algorithms import registry
-from benchmark.engine import evaluate, train_stack
-from benchmark.plan import Cell
+from aca_bench.benchmark.engine import evaluate, train_stack
+from aca_bench.benchmark.plan import Cell
 
 HEADROOM = 0.6  # share of the free memory a stack may plan to use (fragmentation, other processes)
 CEILING = 1024  # the widest stack fitted: beyond it a GPU gains little and a failure costs a lot
@@ -34,12 +33,12 @@ def fit(
 
 def probe(cells: list[Cell], device: torch.device) -> tuple[float, float]:
     """(fixed bytes, bytes per model) of training and evaluating a stack of these cells on CUDA."""
-    from benchmark.runner import task_data
+    from aca_bench.benchmark.runner import task_data
 
     first = cells[0]
     task = first.make_task()
     data = task_data(first, device)
-    algo = registry.get(first.algorithm).create()
+    algo = first.entry.create()
     peaks = []
     for width in PROBE_WIDTHS:
         torch.cuda.synchronize(device)
@@ -70,7 +69,7 @@ def fitted_width(device: torch.device, floor: int) -> Callable[[list[Cell]], int
     is probed and split into stacks as wide as the device's free memory allows."""
 
     def width(group: list[Cell]) -> int:
-        if len(group) <= floor or registry.get(group[0].algorithm).create().trainer(group[0].hparams):
+        if len(group) <= floor or group[0].entry.create().trainer(group[0].hparams):
             return floor  # one stack already, or a trainer of its own (one model at a time)
         fixed, per_model = probe(group, device)
         free, _ = torch.cuda.mem_get_info(device)

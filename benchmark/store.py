@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmark.errors import BenchError
+from aca_bench.benchmark.errors import BenchError
 
 RECORDS = "records.jsonl"
 DAMAGED = "records.jsonl.damaged"

@@ -4,13 +4,14 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from algorithms import registry
-from algorithms.registry import read_yaml
-from benchmark.adaptive import Search, check_search
-from benchmark.errors import BenchError
-from benchmark.plan import AUTO, Experiment
-from benchmark.sweep import ExecutorChoice
-from tasks.registry import get_task
+from aca_bench.algorithms import registry
+from aca_bench.algorithms.registry import read_yaml
+from aca_bench.benchmark.adaptive import Search, check_search
+from aca_bench.benchmark.critical import TARGET
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.plan import AUTO, Experiment
+from aca_bench.benchmark.sweep import ExecutorChoice
+from aca_bench.tasks.registry import get_task
 
 BUILTIN = Path(__file__).parent / "suites"
 _EXPERIMENT_FIELDS = {f.name for f in fields(Experiment)}
@@ -84,7 +85,7 @@ def parse_suite(doc: Any, source: str) -> Suite:
     exps = doc.get("experiments")
     if not isinstance(exps, list) or not exps:
         raise BenchError(f"{source}: experiments: must be a non-empty list")
-    target = doc.get("target", 0.9)
+    target = doc.get("target", TARGET)
     if not isinstance(target, int | float) or not 0 < target <= 1:
         raise BenchError(f"{source}: target: must be a number in (0, 1], got {target!r}")
     parsed = tuple(_experiment(e, f"{source}: experiments[{i}]") for i, e in enumerate(exps))
@@ -138,7 +139,7 @@ def _experiment(e: Any, where: str) -> Experiment:
 def members_to_alphas(members: Any, task_params: dict, where: str) -> list[float]:
     """Collective sizes in examples -> alphas m / n_train (the experiment's `task_params.n_train`).
 
-    alpha * n_train rounds back to exactly m members (`benchmark.collective.collective_size`).
+    alpha * n_train rounds back to exactly m members (`aca_bench.benchmark.collective.collective_size`).
     """
     n = task_params.get("n_train")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:

@@ -7,18 +7,18 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from benchmark import adaptive, sizing
-from benchmark.aggregate import TARGET
-from benchmark.errors import BenchError
-from benchmark.executors import run_local
-from benchmark.plan import Cell, Experiment, canonical, configurations, expand, group_cells
-from benchmark.preflight import check_cells
-from benchmark.store import Store
+from aca_bench.benchmark import adaptive, sizing
+from aca_bench.benchmark.critical import TARGET
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.executors.local import run_local
+from aca_bench.benchmark.plan import Cell, Experiment, canonical, configurations, expand, group_cells
+from aca_bench.benchmark.preflight import check_cells
+from aca_bench.benchmark.store import Store
 
 # Most models per stack by device type. On 2 CPU cores a vmapped stack of 64 ran ERM 1.5x slower per
 # model than one of 16 (its per-step tensors outgrow the caches; measured before convolutional CPU
 # stacks stepped their models in turn, where the width matters little). On CUDA, groups larger than
-# this are split into stacks as wide as the free memory allows (`benchmark.sizing`).
+# this are split into stacks as wide as the free memory allows (`aca_bench.benchmark.sizing`).
 DEFAULT_MAX_STACK = {"cuda": 64, "cpu": 16}
 
 
@@ -123,7 +123,7 @@ def run_sweep(
     models each; by default `default_max_stack(device)`, or on CUDA (in this process) as many as
     fit in free memory.
 
-    `alphas: auto` configurations advance their searches (`benchmark.adaptive`, at success `target`)
+    `alphas: auto` configurations advance their searches (`aca_bench.benchmark.adaptive`, at success `target`)
     together: each pass trains the current round of every search, and the fixed grids' cells with the
     first, in as few stacks as one pass over all of them allows."""
     fixed = plan_cells(experiments)
@@ -162,7 +162,7 @@ def run_sweep(
         start = time.perf_counter()
         label = desc if not searches else f"{desc} round {turn}"
         if executor.kind == "ray":
-            from benchmark.ray_executor import run_ray
+            from aca_bench.benchmark.executors.ray import run_ray
 
             ex = executor
             written += run_ray(stacks, store, device, ex.address, ex.gpus_per_stack, desc=label, **ex.options)

@@ -1,7 +1,7 @@
 """Build the static leaderboard site: a pure function of the results store and the registry cards.
 
-The numbers come from `benchmark.aggregate` (runs, curves, critical, group and privacy tables); the
-cards, suites and task descriptions are read as data (`leaderboard.sources`), so the build imports
+The numbers come from `aca_bench.benchmark.aggregate` (runs, curves, critical, group and privacy tables); the
+cards, suites and task descriptions are read as data (`aca_bench.leaderboard.sources`), so the build imports
 neither torch nor Opacus. The same records, cards and target give byte-identical files: nothing
 depends on the time of the build, the order of the filesystem, or where the checkout lives.
 
@@ -29,18 +29,24 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from benchmark.aggregate import TARGET, critical_table, curves, group_table, privacy_table, runs_frame
-from benchmark.critical import critical_mass
-from benchmark.errors import BenchError
-from benchmark.ids import canonical
-from benchmark.store import RECORDS, load_records
-from leaderboard.downloads import downloads
-from leaderboard.pages import algorithm_page, task_page
-from leaderboard.privacy_plot import privacy_page
-from leaderboard.rows import MIN_INTERVAL_SEEDS, ORDER_NOTE, common_settings, make_rows
-from leaderboard.scaling_plot import scaling_page
-from leaderboard.sources import Card, SuiteGrid, read_cards, suite_grids, task_descriptions
-from leaderboard.text import DASH
+from aca_bench.benchmark.aggregate import (
+    critical_table,
+    curves,
+    group_table,
+    privacy_table,
+    runs_frame,
+)
+from aca_bench.benchmark.critical import TARGET, critical_mass
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.ids import canonical
+from aca_bench.benchmark.store import RECORDS, load_records
+from aca_bench.leaderboard.downloads import downloads
+from aca_bench.leaderboard.pages import algorithm_page, task_page
+from aca_bench.leaderboard.privacy_plot import privacy_page
+from aca_bench.leaderboard.rows import MIN_INTERVAL_SEEDS, ORDER_NOTE, common_settings, make_rows
+from aca_bench.leaderboard.scaling_plot import scaling_page
+from aca_bench.leaderboard.sources import Card, SuiteGrid, read_cards, suite_grids, task_descriptions
+from aca_bench.leaderboard.text import DASH
 
 HERE = Path(__file__).parent
 SITE_MARKER = ".aca-bench-site"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.ids import canonical
+from aca_bench.benchmark.ids import canonical
 
 
 def strict(obj: Any, path: str = "", infinite: list[str] | None = None) -> Any:

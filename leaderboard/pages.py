@@ -8,11 +8,11 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.ids import canonical
-from leaderboard.plots import Reference, TradeoffPoint, curves_svg, tradeoff_svg
-from leaderboard.rows import Row
-from leaderboard.sources import Card, SuiteGrid
-from leaderboard.text import DASH, finite, markdown, num, safe_url, slug, value_text
+from aca_bench.benchmark.ids import canonical
+from aca_bench.leaderboard.plots import Reference, TradeoffPoint, curves_svg, tradeoff_svg
+from aca_bench.leaderboard.rows import Row
+from aca_bench.leaderboard.sources import Card, SuiteGrid
+from aca_bench.leaderboard.text import DASH, finite, markdown, num, safe_url, slug, value_text
 
 
 @dataclass

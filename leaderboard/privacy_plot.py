@@ -2,7 +2,7 @@
 one series per results store, beside the clean accuracy and the fraction of clipped gradients at alpha 0;
 and the page's template context, a pure function of the run records of each store.
 
-Every number comes from `benchmark.aggregate.critical_table` run on one store's records: alpha*, its
+Every number comes from `aca_bench.benchmark.aggregate.critical_table` run on one store's records: alpha*, its
 bootstrap interval (none below 3 seeds), the degenerate rule and `clipped_fraction_at_0`. Nothing here
 recomputes alpha*.
 
@@ -28,11 +28,21 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
-from benchmark.aggregate import critical_table, runs_frame
-from benchmark.critical import AT_MOST, DEGENERATE, NOT_REACHED, REACHED
-from benchmark.ids import canonical
-from leaderboard.plots import _RC, UNMEASURED, WIDTH, WRAP, _colors, _label, _set_ticks, _svg, nice_ticks
-from leaderboard.text import DASH, finite, slug, value_text
+from aca_bench.benchmark.aggregate import critical_table, runs_frame
+from aca_bench.benchmark.critical import AT_MOST, DEGENERATE, NOT_REACHED, REACHED
+from aca_bench.benchmark.ids import canonical
+from aca_bench.leaderboard.plots import (
+    _RC,
+    UNMEASURED,
+    WIDTH,
+    WRAP,
+    _colors,
+    _label,
+    _set_ticks,
+    _svg,
+    nice_ticks,
+)
+from aca_bench.leaderboard.text import DASH, finite, slug, value_text
 
 # The hyperparameters a privacy sweep varies, with the words the page uses for them.
 AXES = {"target_epsilon": "privacy budget \u03b5 (target)", "max_grad_norm": "clipping threshold C"}

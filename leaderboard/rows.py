@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.ids import canonical
-from leaderboard.text import DASH, finite, num, slug, sort_value, value_text
+from aca_bench.benchmark.ids import canonical, differing_keys
+from aca_bench.leaderboard.text import DASH, finite, num, slug, sort_value, value_text
 
 # Intervals over fewer seeds than this are not shown (a bootstrap over 1 or 2 seeds says nothing).
 MIN_INTERVAL_SEEDS = 3
@@ -124,19 +124,13 @@ def common_settings(crit: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _varying(crit: pd.DataFrame) -> dict[str, set[str]]:
-    """Per algorithm, the hyperparameters whose values differ between its configurations in `crit`."""
-    seen: dict[str, dict[str, set[str]]] = {}
-    for cid, algo in zip(crit["config_id"], crit["algorithm"], strict=True):
-        for k, v in json.loads(cid)["algorithm"]["hparams"].items():
-            seen.setdefault(algo, {}).setdefault(k, set()).add(canonical(v))
-    return {a: {k for k, vals in per.items() if len(vals) > 1} for a, per in seen.items()}
-
-
 def make_rows(crit: pd.DataFrame, common: dict[str, dict[str, Any]]) -> list[Row]:
     """The rows of one results table, ranked (see the module docstring) and in rank order."""
     rows = []
-    labelled = _varying(crit)
+    labelled = differing_keys(  # per algorithm, the hyperparameters that differ between its configurations
+        (algo, json.loads(cid)["algorithm"]["hparams"])
+        for cid, algo in zip(crit["config_id"], crit["algorithm"], strict=True)
+    )
     for r in crit.itertuples():
         shown, interval, note, known = _alpha(r)
         hp = json.loads(r.config_id)["algorithm"]["hparams"]

@@ -1,5 +1,5 @@
 """The site's scaling page: alpha* and members* = alpha* x n against the training-set size n on log axes,
-with the log-log fit of each series (`benchmark.scaling`), its extrapolation to full MNIST and the
+with the log-log fit of each series (`aca_bench.benchmark.scaling`), its extrapolation to full MNIST and the
 published point; and the page's template context, a pure function of the run records.
 
 `scaling_page(records, target)` returns (context, files): the lead's site builder renders
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
-from benchmark.scaling import (
+from aca_bench.benchmark.scaling import (
     N_BOOT,
     PUBLISHED_ALPHA,
     PUBLISHED_N,
@@ -21,7 +21,7 @@ from benchmark.scaling import (
     percent,
     scaling_series,
 )
-from leaderboard.plots import _RC, _colors, _label, _set_ticks, _svg, nice_ticks
+from aca_bench.leaderboard.plots import _RC, _colors, _label, _set_ticks, _svg, nice_ticks
 
 PLOT_PATH = "scaling/alpha_star_vs_n.svg"
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from algorithms.cards import card_files, read_yaml
-from benchmark.errors import BenchError
+from aca_bench.algorithms.cards import active_source, read_yaml
+from aca_bench.benchmark.errors import BenchError
 
 
 @dataclass
@@ -31,7 +31,7 @@ def read_cards(extra: list[Path] | None = None) -> tuple[dict[str, Card], list[s
     cards: dict[str, Card] = {}
     problems: list[str] = []
     seen: set[Path] = set()
-    for path in card_files(extra):
+    for path in active_source().with_paths(extra or []).files():
         if path.resolve() in seen:  # a folder named twice (e.g. --registry algorithms/) is read once
             continue
         seen.add(path.resolve())
@@ -66,7 +66,7 @@ class SuiteGrid:
 
 def suite_grids(folder: Path | None = None) -> dict[str, list[SuiteGrid]]:
     """Per algorithm name, every experiment of the built-in suites that runs it (as the YAML says)."""
-    folder = folder or _package_dir("benchmark") / "suites"
+    folder = folder or _package_dir("aca_bench.benchmark") / "suites"
     out: dict[str, list[SuiteGrid]] = {}
     for path in sorted(folder.glob("*.yaml")):
         suite = read_yaml(path)
@@ -93,7 +93,7 @@ def task_descriptions() -> dict[str, str]:
     """Per task name, the docstring of the module that defines it (and of its class), read from the
     built-in tasks' source with `ast`: a class with `name = "..."` is a task of that name."""
     out: dict[str, str] = {}
-    for path in sorted(_package_dir("tasks").glob("*.py")):
+    for path in sorted(_package_dir("aca_bench.tasks").glob("*.py")):
         try:
             tree = ast.parse(path.read_text())
         except (OSError, SyntaxError):
@@ -115,7 +115,7 @@ def task_descriptions() -> dict[str, str]:
 
 
 def _package_dir(name: str) -> Path:
-    """The folder of a top-level package, found without importing it."""
+    """The folder of a package, found without importing it."""
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         raise BenchError(f"package {name} not found")

@@ -1,14 +1,16 @@
 """The task contract: data as device tensors, the strategy g, the target label y*, a model factory."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from benchmark.params import Param, resolve
-from tasks import splits
+from aca_bench.benchmark.params import Param, resolve
+from aca_bench.tasks import splits
 
 
 @dataclass
@@ -28,12 +30,28 @@ class TaskData:
         return TaskData(**moved)
 
 
+@dataclass(frozen=True)
+class Download:
+    """Data a task can fetch where the internet is reachable (`aca-bench data fetch NAME`).
+
+    `fetch(folder)` downloads into `folder` (`default_dir` unless --dir says otherwise) and returns where
+    the data is; with `default_dir` None it takes no folder (the data goes to a fixed cache). `done` is
+    the line printed after, with `{path}` the returned path."""
+
+    name: str
+    description: str
+    fetch: Callable[..., Path]
+    done: str
+    default_dir: str | None = None
+
+
 class Task(ABC):
     """A benchmark task. Subclasses declare `name`, `version`, `params` and implement the hooks below.
 
     `x` tensors are in the task's raw representation (e.g. uint8 pixels); `strategy` acts on raw
     batches of any leading shape and `preprocess` turns raw batches into model inputs. Every task also
-    takes the parameters of `tasks.splits` (`eval_split`, `n_train`, `subset_seed`): `load` reads the
+    takes the parameters of `aca_bench.tasks.splits` (`eval_split`, `n_train`, `subset_seed`): `load` reads
+    the
     task's own splits and `data` is what its cells train and are scored on.
     """
 
@@ -45,6 +63,8 @@ class Task(ABC):
     # Training budget per algorithm the task names ({"erm": {"lr": 0.02, ...}}); it overrides that
     # algorithm's own defaults. An algorithm the task does not name keeps its own defaults.
     default_hparams: ClassVar[dict[str, dict[str, Any]]] = {}
+    # Full-size data the task can use, fetched with `aca-bench data fetch NAME`.
+    downloads: ClassVar[tuple[Download, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

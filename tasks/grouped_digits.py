@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.errors import BenchError
-from benchmark.params import Param
-from tasks import mnist_patch, waterbirds_data
-from tasks.base import TaskData
-from tasks.mnist_patch import MnistPatch
-from tasks.registry import register_task
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.params import Param
+from aca_bench.tasks import mnist_patch, waterbirds_data
+from aca_bench.tasks.base import TaskData
+from aca_bench.tasks.mnist_patch import MnistPatch
+from aca_bench.tasks.registry import register_task
 
 GROUP_NAMES = ("low-plain", "low-striped", "high-plain", "high-striped")
 # WaterBirds' training group sizes, read in the same order: (y=0,a=0), (y=0,a=1), (y=1,a=0), (y=1,a=1).

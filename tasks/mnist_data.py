@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.errors import BenchError
+from aca_bench.benchmark.errors import BenchError
 
 EMBEDDED_TRAIN_PER_CLASS = 400  # 4,000 train / 1,000 test, stratified
 _IDX_FILES = {

@@ -7,12 +7,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.errors import BenchError
-from benchmark.params import Param
-from tasks import mnist_data
-from tasks.base import Task, TaskData
-from tasks.models import mnist_cnn
-from tasks.registry import register_task
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.params import Param
+from aca_bench.tasks import mnist_data
+from aca_bench.tasks.base import Download, Task, TaskData
+from aca_bench.tasks.models import mnist_cnn
+from aca_bench.tasks.registry import register_task
 
 DEFAULT_MNIST_DIR = os.environ.get("ACA_BENCH_MNIST_DIR", "~/.cache/aca-bench/mnist")
 _POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "center")
@@ -51,6 +51,15 @@ class MnistPatch(Task):
     # ERM's budget here: lr 0.05 diverged for some seeds (clean accuracy 0.17); 0.02 trains every seed
     # to ~96%. Other algorithms keep their own defaults.
     default_hparams = {"erm": {"lr": 0.02, "momentum": 0.9, "batch_size": 64, "epochs": 10}}
+    downloads = (
+        Download(
+            "mnist",
+            "Full MNIST (60,000 train / 10,000 test) as IDX files (torchvision layout).",
+            mnist_data.fetch,
+            "MNIST is in {path}; use --set source=mnist --set data_dir={path}",
+            DEFAULT_MNIST_DIR,
+        ),
+    )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

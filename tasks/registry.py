@@ -4,8 +4,8 @@ import importlib
 import pkgutil
 from importlib.metadata import entry_points
 
-from benchmark.errors import BenchError
-from tasks.base import Task
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.tasks.base import Task
 
 ENTRY_POINT_GROUP = "aca_bench.tasks"
 _TASKS: dict[str, type[Task]] = {}
@@ -22,11 +22,11 @@ def register_task(cls: type[Task]) -> type[Task]:
 
 def _discover() -> None:
     global _DISCOVERED
-    import tasks
+    from aca_bench import tasks
 
     _DISCOVERED = True
     for info in pkgutil.iter_modules(tasks.__path__):
-        importlib.import_module(f"tasks.{info.name}")
+        importlib.import_module(f"{tasks.__name__}.{info.name}")
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         register_task(ep.load())
 

@@ -1,7 +1,8 @@
 """Which examples a task's cells train and are scored on: a validation split carved from the training
 data (for choosing hyperparameters without touching the test set) and a stratified `n_train` subsample.
 
-Both are declared once here and added to every task's parameters (`tasks.base.Task`). Both are seeded
+Both are declared once here and added to every task's parameters (`aca_bench.tasks.base.Task`). Both are
+seeded
 and deterministic, stratified by label (and by the group attribute where the task has one), and stay out
 of a run's identity while at their defaults, so run ids of cells that use neither are unchanged.
 """
@@ -10,11 +11,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from benchmark.errors import BenchError
-from benchmark.params import Param
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.params import Param
 
 if TYPE_CHECKING:
-    from tasks.base import TaskData
+    from aca_bench.tasks.base import TaskData
 
 VAL_SEED = 0  # the validation carve is the same for every cell, whatever its subset_seed
 

@@ -12,12 +12,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.errors import BenchError
-from benchmark.params import Param
-from tasks import waterbirds_data
-from tasks.base import Task, TaskData
-from tasks.models import linear_head, mlp_head
-from tasks.registry import register_task
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.params import Param
+from aca_bench.tasks import waterbirds_data
+from aca_bench.tasks.base import Download, Task, TaskData
+from aca_bench.tasks.models import linear_head, mlp_head
+from aca_bench.tasks.registry import register_task
 
 DEFAULT_WATERBIRDS_DIR = os.environ.get("ACA_BENCH_WATERBIRDS_DIR", "~/.cache/aca-bench/waterbirds")
 DEFAULT_CACHE_DIR = os.environ.get("ACA_BENCH_FEATURE_CACHE", "~/.cache/aca-bench/features")
@@ -95,6 +95,22 @@ class WaterbirdsFeatureFlip(Task):
         name: {"lr": 0.01, "momentum": 0.9, "batch_size": 64, "epochs": 20}
         for name in ("erm", "groupdro", "reweight")
     }
+    downloads = (
+        Download(
+            "waterbirds",
+            "WaterBirds (group_DRO's waterbird_complete95_forest2water2 archive, about 0.5 GB).",
+            waterbirds_data.fetch_dataset,
+            "WaterBirds is in {path}; use --set source=waterbirds --set data_dir={path} "
+            "(embeddings also need: aca-bench data fetch resnet50)",
+            DEFAULT_WATERBIRDS_DIR,
+        ),
+        Download(
+            "resnet50",
+            "ResNet-50 ImageNet weights (torchvision IMAGENET1K_V1) into the local torch cache.",
+            waterbirds_data.fetch_weights,
+            "ResNet-50 weights are in {path}",
+        ),
+    )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.errors import BenchError
+from aca_bench.benchmark.errors import BenchError
 
 GROUP_NAMES = ("landbird-land", "landbird-water", "waterbird-land", "waterbird-water")
 # WaterBirds' group sizes (landbird-land, landbird-water, waterbird-land, waterbird-water) per split.

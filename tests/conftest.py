@@ -10,7 +10,7 @@ torch.set_num_threads(2)
 @pytest.fixture
 def cli():
     """Invoke `aca-bench` in-process; returns click's Result."""
-    from benchmark.cli import main
+    from aca_bench.benchmark.cli import main
 
     runner = CliRunner()
     return lambda *args: runner.invoke(main, [str(a) for a in args], catch_exceptions=True)
@@ -19,8 +19,8 @@ def cli():
 @pytest.fixture
 def tiny_mnist():
     """The mnist_patch task and a random 256/64-example subset of the embedded digits."""
-    from tasks.base import TaskData
-    from tasks.mnist_patch import MnistPatch
+    from aca_bench.tasks.base import TaskData
+    from aca_bench.tasks.mnist_patch import MnistPatch
 
     task = MnistPatch()
     full = task.load()

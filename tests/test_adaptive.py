@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark import adaptive, executors, runner
-from benchmark.adaptive import Search, coarse_grid, state
-from benchmark.critical import AT_MOST, NOT_REACHED, REACHED
-from benchmark.errors import BenchError
-from benchmark.plan import AUTO, Experiment
-from benchmark.store import Store
-from benchmark.suite import parse_suite
-from benchmark.sweep import run_sweep
+from aca_bench.benchmark import adaptive, runner
+from aca_bench.benchmark.adaptive import Search, coarse_grid, state
+from aca_bench.benchmark.critical import AT_MOST, NOT_REACHED, REACHED
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.executors import local
+from aca_bench.benchmark.plan import AUTO, Experiment
+from aca_bench.benchmark.store import Store
+from aca_bench.benchmark.suite import parse_suite
+from aca_bench.benchmark.sweep import run_sweep
 
 SEEDS = (0, 1, 2, 3, 4)
 TARGET = 0.9
@@ -163,8 +164,8 @@ def test_crashed_search_resumes_with_the_next_round_and_trains_nothing_twice(tmp
         trained.extend(c.run_id for c in cells)
         return fake_records(cells, device)
 
-    monkeypatch.setattr(executors, "run_cells", crash_in_round_two)
-    monkeypatch.setattr(executors, "progress_bar", _Bar)
+    monkeypatch.setattr(local, "run_cells", crash_in_round_two)
+    monkeypatch.setattr(local, "progress_bar", _Bar)
     store, cpu = Store(tmp_path / "crashed"), torch.device("cpu")
     with pytest.raises(KeyboardInterrupt):
         run_sweep([_auto()], store, cpu)
@@ -208,15 +209,15 @@ class _Bar:
 
 def test_all_configurations_advance_together_in_shared_stacks(tmp_path, monkeypatch):
     stacks_per_pass = []
-    monkeypatch.setattr(executors, "run_cells", fake_records)
-    monkeypatch.setattr(executors, "progress_bar", _Bar)
-    real_local = executors.run_local
+    monkeypatch.setattr(local, "run_cells", fake_records)
+    monkeypatch.setattr(local, "progress_bar", _Bar)
+    real_local = local.run_local
 
     def record(stacks, store, device, desc="sweep"):
         stacks_per_pass.append([len(s) for s in stacks])
         return real_local(stacks, store, device, desc)
 
-    import benchmark.sweep as sweep_mod
+    import aca_bench.benchmark.sweep as sweep_mod
 
     monkeypatch.setattr(sweep_mod, "run_local", record)
     result = run_sweep([_auto()], Store(tmp_path), torch.device("cpu"), max_stack=64)

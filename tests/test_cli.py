@@ -89,8 +89,8 @@ def test_list_shows_registered_names(cli):
 
 
 def test_run_set_reaches_only_the_experiments_that_declare_the_key():
-    from benchmark.options import apply_sets
-    from benchmark.suite import parse_suite
+    from aca_bench.benchmark.commands.options import apply_sets
+    from aca_bench.benchmark.suite import parse_suite
 
     suite = parse_suite(
         {
@@ -188,8 +188,8 @@ def test_unknown_suite_fields_are_refused_at_every_level(cli, tmp_path, body, fr
 def test_suite_experiment_fields_are_the_experiment_dataclass():
     from dataclasses import fields
 
-    from benchmark.plan import Experiment
-    from benchmark.suite import _EXPERIMENT_FIELDS
+    from aca_bench.benchmark.plan import Experiment
+    from aca_bench.benchmark.suite import _EXPERIMENT_FIELDS
 
     assert {f.name for f in fields(Experiment)} == _EXPERIMENT_FIELDS
 
@@ -219,9 +219,8 @@ def test_unusable_results_folder_is_refused_before_training(cli, tmp_path, how):
 
 
 RANGED_ALGORITHM = """
-from algorithms.base import SGD_HPARAMS
-from algorithms.erm import ERM
-from benchmark.params import Param
+from aca_bench.algorithms.erm import ERM
+from aca_bench.api import SGD_HPARAMS, Param
 
 
 class RangedClip(ERM):
@@ -250,7 +249,7 @@ def test_every_command_that_reads_the_registry_takes_registry(cli, tmp_path):
 
 
 def test_list_algorithms_on_a_task_shows_the_defaults_a_run_uses(cli):
-    from algorithms.dpsgd import HPARAMS
+    from aca_bench.algorithms.dpsgd import HPARAMS
 
     out = cli("list", "algorithms", "--task", "mnist_patch").output
     dpsgd = out.split("dpsgd:")[1].split("\nerm:")[0]

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from benchmark.collective import check_alpha, collective_indices, collective_size
-from benchmark.errors import BenchError
+from aca_bench.benchmark.collective import check_alpha, collective_indices, collective_size
+from aca_bench.benchmark.errors import BenchError
 
 
 @pytest.mark.parametrize(

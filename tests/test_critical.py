@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.aggregate import critical_table, curves, runs_frame
-from benchmark.critical import (
+from aca_bench.benchmark.aggregate import critical_table, curves, runs_frame
+from aca_bench.benchmark.commands.select import choose, choose_shared, markdown
+from aca_bench.benchmark.critical import (
     AT_MOST,
     DEGENERATE,
     MIN_SEEDS_FOR_INTERVAL,
@@ -18,7 +19,7 @@ from benchmark.critical import (
     crossing,
     degenerate_reason,
 )
-from benchmark.select import choose, choose_shared, markdown
+from aca_bench.benchmark.store import Store
 
 ALPHAS = np.array([0.0, 0.001, 0.01, 0.1])
 
@@ -167,7 +168,7 @@ def test_degenerate_rule(acc, y_rate, n_classes, degenerate):
     assert (degenerate_reason(acc, y_rate, n_classes) is not None) == degenerate
 
 
-def test_selection_picks_best_mean_validation_accuracy():
+def test_selection_picks_best_mean_validation_accuracy(cli, tmp_path):
     val = {"eval_split": "val"}
     recs = [
         record(eps, 0.0, seed, 0.0, acc + 0.01 * seed, 0.0, lr=lr, epochs=ep, task_params=val)
@@ -190,6 +191,16 @@ def test_selection_picks_best_mean_validation_accuracy():
     assert picks[math.inf]["val_clean_accuracy"] == pytest.approx(0.955)
     assert (picks[2.0]["lr"], picks[2.0]["epochs"], picks[2.0]["seeds"]) == (1.0, 8, 2)
     assert picks[2.0]["runner_up"] == {"lr": 2.0, "epochs": 16, "val_clean_accuracy": pytest.approx(0.705)}
+    store = Store(tmp_path)
+    store.append([{**r, "run_id": f"r{i}"} for i, r in enumerate(recs)])
+    out = cli("select", "--out", tmp_path, "--by", "target_epsilon", "--over", "lr,epochs")
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines() == [
+        "target_epsilon=inf: lr=2.0, epochs=8  val clean accuracy 0.9550 "
+        "(2 seeds, 3 grid points; runner-up 0.9450)",
+        "target_epsilon=2.0: lr=1.0, epochs=8  val clean accuracy 0.8050 "
+        "(2 seeds, 2 grid points; runner-up 0.7050)",
+    ]
 
 
 def test_shared_setting_maximises_the_worst_clip():

@@ -7,10 +7,10 @@ the GPU as on the CPU, up to floating-point reduction order (TF32 convolutions a
 import pytest
 import torch
 
-from algorithms.dpsgd import DPSGD
-from algorithms.erm import ERM
-from benchmark.engine import evaluate, train_stack
-from benchmark.params import resolve
+from aca_bench.algorithms.dpsgd import DPSGD
+from aca_bench.algorithms.erm import ERM
+from aca_bench.benchmark.engine import evaluate, train_stack
+from aca_bench.benchmark.params import resolve
 
 pytestmark = [
     pytest.mark.gpu,

@@ -1,12 +1,13 @@
-"""Results tables in README.md and docs/ are rendered from committed records (benchmark/doc_tables.py)."""
+"""Results tables in README.md and docs/ are rendered from committed records
+(benchmark/commands/doc_tables.py)."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from benchmark.doc_tables import documents, render
-from benchmark.errors import BenchError
+from aca_bench.benchmark.commands.doc_tables import documents, render
+from aca_bench.benchmark.errors import BenchError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,19 +10,19 @@ from opacus.accountants.utils import get_noise_multiplier
 from opacus.optimizers import DPOptimizer
 from torch.func import vmap
 
-from algorithms import registry
-from algorithms.dpsgd import DPSGD, clipped_grad_sum, clipped_grad_sum_vmap, poisson_cap
-from algorithms.dpsgd_reference import _OPACUS_CHATTER, train_opacus
-from algorithms.erm import ERM
-from benchmark import privacy
-from benchmark.engine import draw_indices, evaluate, init_params, train_stack
-from benchmark.errors import BenchError
-from benchmark.params import resolve
-from benchmark.plan import expand, group_cells
-from benchmark.rng import key_from
-from benchmark.suite import load_suite
-from tasks.base import TaskData
-from tasks.mnist_patch import MnistPatch
+from aca_bench.algorithms import registry
+from aca_bench.algorithms.dpsgd import DPSGD, clipped_grad_sum, clipped_grad_sum_vmap, poisson_cap
+from aca_bench.algorithms.dpsgd_reference import _OPACUS_CHATTER, train_opacus
+from aca_bench.algorithms.erm import ERM
+from aca_bench.benchmark import privacy
+from aca_bench.benchmark.engine import draw_indices, evaluate, init_params, train_stack
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.params import resolve
+from aca_bench.benchmark.plan import expand, group_cells
+from aca_bench.benchmark.rng import key_from
+from aca_bench.benchmark.suite import load_suite
+from aca_bench.tasks.base import TaskData
+from aca_bench.tasks.mnist_patch import MnistPatch
 
 warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
 

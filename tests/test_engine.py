@@ -5,8 +5,8 @@ import torch
 from torch import nn
 from torch.func import vmap
 
-from algorithms.erm import ERM
-from benchmark.engine import (
+from aca_bench.algorithms.erm import ERM
+from aca_bench.benchmark.engine import (
     Stack,
     draw_indices,
     evaluate,
@@ -17,8 +17,8 @@ from benchmark.engine import (
     train_stack,
     vectorizes,
 )
-from benchmark.rng import key_from, uniform
-from tasks.base import TaskData
+from aca_bench.benchmark.rng import key_from, uniform
+from aca_bench.tasks.base import TaskData
 
 HP = {"lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4, "batch_size": 32, "epochs": 2}
 
@@ -102,7 +102,7 @@ class _PatchDetector(nn.Module):
 
 
 def test_success_and_accuracy_of_a_hand_made_model():
-    from tasks.mnist_patch import MnistPatch
+    from aca_bench.tasks.mnist_patch import MnistPatch
 
     task = MnistPatch()
     x = torch.zeros(6, 1, 28, 28, dtype=torch.uint8)
@@ -110,7 +110,7 @@ def test_success_and_accuracy_of_a_hand_made_model():
     x[5, 0, 27, 27] = 255  # already carries the signal pixel: predicted y* even when clean
     data = TaskData(x, y, x, y)
     task.make_model = lambda: _PatchDetector(task.y_star)
-    from algorithms.base import FunctionalModel
+    from aca_bench.algorithms.base import FunctionalModel
 
     model, params = init_params(task, [0], torch.device("cpu"))
     (m,) = evaluate(task, data, Stack(FunctionalModel(model.module), params, [{}], [0]))
@@ -174,7 +174,7 @@ def test_cpus_vmap_matrix_models_and_step_convolutional_ones_in_turn(tiny_mnist)
 
 
 def test_models_stepped_in_turn_see_channels_last_images_and_weights_even_with_one_channel():
-    from benchmark.engine import _channels_last
+    from aca_bench.benchmark.engine import _channels_last
 
     x, w, b = torch.randn(5, 1, 28, 28), torch.randn(16, 3, 8, 8), torch.randn(16)
     out = _channels_last({"x": x, "w": w, "b": b})

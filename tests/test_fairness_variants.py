@@ -9,11 +9,11 @@ never clearly below ERM's and is higher on average over the grid."""
 import pytest
 import torch
 
-from algorithms import registry
-from benchmark.engine import evaluate, train_stack
-from benchmark.params import resolve
-from benchmark.plan import task_budget
-from tasks.grouped_digits import GroupedDigits
+from aca_bench.algorithms import registry
+from aca_bench.benchmark.engine import evaluate, train_stack
+from aca_bench.benchmark.params import resolve
+from aca_bench.benchmark.plan import task_budget
+from aca_bench.tasks.grouped_digits import GroupedDigits
 
 pytestmark = pytest.mark.slow
 

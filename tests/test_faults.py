@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from benchmark.store import Store
+from aca_bench.benchmark.store import Store
 
 SUITE = """
 name: tiny
@@ -28,7 +28,7 @@ def _run(suite, out, *extra):
         [
             sys.executable,
             "-m",
-            "benchmark",
+            "aca_bench.benchmark",
             "run",
             str(suite),
             "--out",

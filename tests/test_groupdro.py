@@ -8,12 +8,12 @@ import torch
 from torch import nn
 from torch.func import stack_module_state, vmap
 
-from algorithms import registry
-from algorithms.base import FunctionalModel
-from algorithms.groupdro import GroupDRO, next_q, robust_loss
-from benchmark.engine import balanced_order
-from benchmark.errors import BenchError
-from benchmark.plan import Experiment, expand
+from aca_bench.algorithms import registry
+from aca_bench.algorithms.base import FunctionalModel
+from aca_bench.algorithms.groupdro import GroupDRO, next_q, robust_loss
+from aca_bench.benchmark.engine import balanced_order
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.plan import Experiment, expand
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

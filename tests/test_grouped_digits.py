@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.engine import make_batch, member_mask, relabelled_groups
-from benchmark.errors import BenchError
-from tasks import grouped_digits, mnist_patch
-from tasks.grouped_digits import (
+from aca_bench.benchmark.engine import make_batch, member_mask, relabelled_groups
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.tasks import grouped_digits, mnist_patch
+from aca_bench.tasks.grouped_digits import (
     FIRST_HIGH_DIGIT,
     GROUP_NAMES,
     REFERENCE_SIZES,
@@ -17,7 +17,7 @@ from tasks.grouped_digits import (
     group_sizes,
     stripes,
 )
-from tasks.registry import get_task
+from aca_bench.tasks.registry import get_task
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

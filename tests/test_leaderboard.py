@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.ids import canonical
-from benchmark.store import Store
+from aca_bench.benchmark.ids import canonical
+from aca_bench.benchmark.store import Store
 
 ENV_CPU = {
     "device": "cpu",
@@ -43,7 +43,7 @@ def record(
     env: dict | None = None,
     strategy: dict | None = None,
 ) -> dict:
-    """A run record shaped like benchmark.runner's (fabricated numbers, for tests only)."""
+    """A run record shaped like aca_bench.benchmark.runner's (fabricated numbers, for tests only)."""
     config = {
         "task": {"name": task, "version": "1", "params": {"source": "fixture"}},
         "algorithm": {"name": algo, "hparams": hparams},
@@ -136,7 +136,7 @@ def write_store(root: Path, records: list[dict]) -> Path:
 
 
 XSS_MODULE = """
-from algorithms.erm import ERM
+from aca_bench.algorithms.erm import ERM
 
 
 class XssAlgo(ERM):
@@ -161,7 +161,7 @@ def xss_registry(folder: Path) -> Path:
 
 
 def build(store: Path, out: Path, registry_folder: Path | None = None) -> Path:
-    from leaderboard.build import build_site
+    from aca_bench.leaderboard.build import build_site
 
     result = build_site(store, out, [registry_folder] if registry_folder else [])
     assert not [w for w in result.warnings if "xss" in w], result.warnings
@@ -326,7 +326,7 @@ def test_cli_builds_and_refuses_a_folder_that_is_not_a_site(cli, tmp_path):
 
 
 def test_slugs_are_safe_and_distinct():
-    from leaderboard.text import safe_url, slug
+    from aca_bench.leaderboard.text import safe_url, slug
 
     assert slug("erm") == "erm" and slug("mnist_patch") == "mnist_patch"
     names = ["ERM", "erm", "a/b", "a b", "../x", "<script>"]
@@ -338,7 +338,7 @@ def test_slugs_are_safe_and_distinct():
 def test_a_non_private_reference_with_infinite_epsilon(tmp_path):
     """target_epsilon = inf (no noise) shows as inf, is a reference line off the trade-off axis; the JSON
     stays strict: the infinite value is null and its field is named in infinite_fields."""
-    from leaderboard.build import build_site
+    from aca_bench.leaderboard.build import build_site
 
     recs = []
     for eps in (float("inf"), 8.0, 1.0):

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from test_leaderboard import fabricated_records, record, write_store
 
-from benchmark.aggregate import non_monotone
-from benchmark.ids import canonical
+from aca_bench.benchmark.aggregate import non_monotone
+from aca_bench.benchmark.ids import canonical
 
 ROOT = Path(__file__).resolve().parents[1]
 NEVER = (0.01, 0.05, 0.2, 0.5)  # S at the alphas of a grid: never reaches 0.9
@@ -54,8 +54,8 @@ def _row(html: str, config: str) -> str:
 def test_a_store_mixing_grids_renders_each_bound(tmp_path, monkeypatch):
     """Each configuration's "not reached" names its own largest alpha: in the tables, the notes, the
     downloads and the trade-off plot."""
-    import leaderboard.pages as pages
-    from leaderboard.build import build_site
+    import aca_bench.leaderboard.pages as pages
+    from aca_bench.leaderboard.build import build_site
 
     drawn = []
     real = pages.tradeoff_svg
@@ -112,7 +112,7 @@ def _crit(rows: list[dict]) -> pd.DataFrame:
 
 
 def test_ranks_use_what_is_known_and_degenerate_rows_come_last():
-    from leaderboard.rows import make_rows
+    from aca_bench.leaderboard.rows import make_rows
 
     crit = _crit(
         [
@@ -170,8 +170,8 @@ def test_ranks_use_what_is_known_and_degenerate_rows_come_last():
 
 def test_a_degenerate_configuration_is_shown_with_its_reason_and_never_ranked(tmp_path, monkeypatch):
     """Rendering of the status the aggregation layer gives a model that did not learn."""
-    import leaderboard.build as build
-    from benchmark.aggregate import critical_table
+    import aca_bench.leaderboard.build as build
+    from aca_bench.benchmark.aggregate import critical_table
 
     reason = "degenerate: clean accuracy 0.10 at alpha 0"
 
@@ -203,7 +203,7 @@ def test_a_degenerate_configuration_is_shown_with_its_reason_and_never_ranked(tm
 
 
 def test_downloads_are_strict_json_with_one_type_per_field(tmp_path):
-    from leaderboard.build import build_site
+    from aca_bench.leaderboard.build import build_site
 
     recs = fabricated_records() + [
         record(
@@ -249,7 +249,7 @@ def test_non_monotone_is_judged_against_the_seed_spread(sd, seeds, flagged):
 
 
 def test_every_header_has_a_tooltip_and_synthetic_data_has_a_banner(tmp_path):
-    from leaderboard.build import build_site
+    from aca_bench.leaderboard.build import build_site
 
     recs = fabricated_records()
     for r in recs:
@@ -276,7 +276,7 @@ def test_building_the_site_imports_neither_torch_nor_opacus(tmp_path):
     store = write_store(tmp_path / "store", fabricated_records())
     code = (
         "import sys\n"
-        "from leaderboard.build import build_site\n"
+        "from aca_bench.leaderboard.build import build_site\n"
         f"build_site({str(store)!r}, {str(tmp_path / 'site')!r})\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'opacus', 'torchvision')))\n"
     )

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from test_leaderboard import record, write_store
 
-from benchmark.aggregate import TARGET, critical_table, runs_frame
-from benchmark.critical import DEGENERATE, NOT_REACHED, REACHED
-from benchmark.store import load_records
-from leaderboard.build import build_site, render
-from leaderboard.privacy_plot import INF_LABEL, TUNED, alpha_figure, privacy_page, privacy_plots
-from leaderboard.text import DASH
+from aca_bench.benchmark.aggregate import critical_table, runs_frame
+from aca_bench.benchmark.critical import DEGENERATE, NOT_REACHED, REACHED, TARGET
+from aca_bench.benchmark.store import load_records
+from aca_bench.leaderboard.build import build_site, render
+from aca_bench.leaderboard.privacy_plot import INF_LABEL, TUNED, alpha_figure, privacy_page, privacy_plots
+from aca_bench.leaderboard.text import DASH
 
 CLIPS = (0.1, 0.5, 1.0, 5.0, 10.0)
 EPSILONS = (math.inf, 2.0)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.errors import BenchError
-from tasks import mnist_data
-from tasks.mnist_patch import MnistPatch
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.tasks import mnist_data
+from aca_bench.tasks.mnist_patch import MnistPatch
 
 
 def test_default_patch_is_3x3_white_bottom_right_and_nothing_else_changes():
@@ -94,9 +94,11 @@ def test_truncated_idx_file_is_reported(tmp_path):
 
 
 def test_registry_finds_every_task_module_even_after_one_was_imported(monkeypatch):
-    import tasks.registry as reg
+    import aca_bench.tasks.registry as reg
 
     monkeypatch.setattr(reg, "_DISCOVERED", False)
-    monkeypatch.delitem(sys.modules, "tasks.waterbirds", raising=False)  # so importing registers again
+    monkeypatch.delitem(
+        sys.modules, "aca_bench.tasks.waterbirds", raising=False
+    )  # so importing registers again
     monkeypatch.setattr(reg, "_TASKS", {"mnist_patch": MnistPatch})  # as if only one module was imported
     assert {"mnist_patch", "waterbirds_feature_flip"} <= set(reg.all_tasks())

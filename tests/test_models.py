@@ -4,7 +4,7 @@ import torch
 from torch import nn
 from torch.func import grad, vmap
 
-from tasks.models import ChannelsLastMaxPool2d
+from aca_bench.tasks.models import ChannelsLastMaxPool2d
 
 
 def test_channels_last_pool_matches_maxpool_in_value_and_gradient():
@@ -39,7 +39,7 @@ def test_opacus_per_example_gradients_of_the_cnn_sum_to_the_batch_gradient():
     inputs, which the DP-SGD reference path and its cross-check test depend on."""
     from opacus import GradSampleModule
 
-    from tasks.models import mnist_cnn
+    from aca_bench.tasks.models import mnist_cnn
 
     torch.manual_seed(0)
     net = mnist_cnn()

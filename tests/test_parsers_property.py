@@ -11,11 +11,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmark.errors import BenchError
-from benchmark.options import apply_sets, parse_alphas, parse_list, parse_sets
-from benchmark.preflight import check_cells
-from benchmark.suite import parse_suite
-from benchmark.sweep import plan_cells
+from aca_bench.benchmark.commands.options import apply_sets, parse_alphas, parse_list, parse_sets
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.preflight import check_cells
+from aca_bench.benchmark.suite import parse_suite
+from aca_bench.benchmark.sweep import plan_cells
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NUMBERISH = st.text(alphabet=string.digits + ",.-+eE naifNI ", max_size=30)
@@ -65,7 +65,7 @@ PAIRS = st.one_of(st.tuples(KEYS, VALUES).map(lambda kv: f"{kv[0]}={kv[1].strip(
 @SETTINGS
 @given(st.lists(PAIRS, max_size=3), st.sampled_from(["erm", "dpsgd"]))
 def test_set_pairs_plan_or_stop_with_one_error(pairs, algorithm):
-    from benchmark.plan import Experiment
+    from aca_bench.benchmark.plan import Experiment
 
     try:
         task_params, hparams = parse_sets(tuple(pairs), "mnist_patch", algorithm)
@@ -151,7 +151,7 @@ def test_suite_documents_plan_or_stop_with_one_error(doc):
 @SETTINGS
 @given(st.text(alphabet=string.printable, max_size=120))
 def test_suite_text_plans_or_stops_with_one_error(tmp_path_factory, text):
-    from benchmark.suite import load_suite
+    from aca_bench.benchmark.suite import load_suite
 
     path = tmp_path_factory.mktemp("suite") / "s.yaml"
     path.write_text(text)

@@ -5,10 +5,10 @@ import torch
 from torch import nn
 from torch.func import stack_module_state, vmap
 
-from algorithms import per_example
-from algorithms.base import FunctionalModel
-from algorithms.dpsgd import CLIP_EPS, clipped_grad_sum_vmap
-from tasks.models import linear_head, mlp_head, mnist_cnn
+from aca_bench.algorithms import per_example
+from aca_bench.algorithms.base import FunctionalModel
+from aca_bench.algorithms.dpsgd import CLIP_EPS, clipped_grad_sum_vmap
+from aca_bench.tasks.models import linear_head, mlp_head, mnist_cnn
 
 
 class Tokens(nn.Module):

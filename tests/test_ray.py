@@ -8,9 +8,9 @@ import time
 import pytest
 import torch
 
-from benchmark.plan import Experiment
-from benchmark.store import Store
-from benchmark.sweep import ExecutorChoice, run_sweep
+from aca_bench.benchmark.plan import Experiment
+from aca_bench.benchmark.store import Store
+from aca_bench.benchmark.sweep import ExecutorChoice, run_sweep
 
 ray = pytest.importorskip("ray")
 CPU = torch.device("cpu")

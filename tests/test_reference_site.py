@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from leaderboard.build import build_site, stores
+from aca_bench.leaderboard.build import build_site, stores
 
 REFERENCE = Path(__file__).resolve().parents[1] / "leaderboard" / "reference"
 

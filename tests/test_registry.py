@@ -4,8 +4,8 @@ newcomer's walk from an algorithm module in a temp folder to its page on the lea
 import pytest
 import torch
 
-from benchmark import runner
-from tasks.base import TaskData
+from aca_bench.benchmark import runner
+from aca_bench.tasks.base import TaskData
 
 ENTRY = """\
 name: {name}
@@ -25,8 +25,7 @@ CLIPPED_SGD = '''
 import torch
 from torch.func import grad
 
-from algorithms.base import SGD_HPARAMS, Algorithm, masked_mean, sgd_momentum
-from benchmark.params import Param
+from aca_bench.api import SGD_HPARAMS, Algorithm, Param, masked_mean, sgd_momentum
 
 
 class ClippedSGD(Algorithm):
@@ -64,7 +63,7 @@ def write_algorithm(
 
 @pytest.fixture(autouse=True)
 def registry_env(monkeypatch):
-    """`run --registry` extends ACA_BENCH_REGISTRY in-process; restore it after each test."""
+    """No extra registry folders from the environment: each test names its own (`--registry` or setenv)."""
     monkeypatch.setenv("ACA_BENCH_REGISTRY", "")
 
 
@@ -122,7 +121,7 @@ def test_tradeoff_axes_must_name_hyperparameters_with_labels(cli, tmp_path):
 
 
 NAN = """
-from algorithms.erm import ERM
+from aca_bench.algorithms.erm import ERM
 
 
 class Nan(ERM):
@@ -134,7 +133,7 @@ class Nan(ERM):
 """
 
 RAISES = """
-from algorithms.erm import ERM
+from aca_bench.algorithms.erm import ERM
 
 
 class Raises(ERM):
@@ -147,7 +146,7 @@ class Raises(ERM):
 """
 
 FROZEN = """
-from algorithms.erm import ERM
+from aca_bench.algorithms.erm import ERM
 
 
 class Frozen(ERM):
@@ -178,9 +177,9 @@ def test_contract_violations_are_one_line(cli, tmp_path, name, body, cls, fragme
 
 
 def test_contract_check_catches_a_model_trained_in_a_stack_differing_from_alone():
-    from algorithms import registry
-    from algorithms.erm import ERM
-    from benchmark.commands.validate import contract_problems
+    from aca_bench.algorithms import registry
+    from aca_bench.algorithms.erm import ERM
+    from aca_bench.benchmark.commands.validate import contract_problems
 
     class Counting(ERM):
         """Not stackable, and keeps a hidden class-level counter: its models influence each other."""
@@ -201,8 +200,8 @@ def test_contract_check_catches_a_model_trained_in_a_stack_differing_from_alone(
 
 
 def test_with_algorithms_substitutes_and_applies_the_grid(tmp_path, monkeypatch):
-    from benchmark.errors import BenchError
-    from benchmark.suite import load_suite, parse_suite, with_algorithms
+    from aca_bench.benchmark.errors import BenchError
+    from aca_bench.benchmark.suite import load_suite, parse_suite, with_algorithms
 
     monkeypatch.setenv(
         "ACA_BENCH_REGISTRY", str(write_algorithm(tmp_path, "gridded", "gridded_impl", CLIPPED_SGD))
@@ -308,7 +307,7 @@ def test_registry_option_paths_must_exist(cli, tmp_path):
 
 def test_description_is_free_text(tmp_path):
     """Descriptions may hold any characters; escaping happens on the site (see test_leaderboard)."""
-    from algorithms import registry
+    from aca_bench.algorithms import registry
 
     folder = write_algorithm(
         tmp_path, "texty", "texty_impl", CLIPPED_SGD, description='"<script>alert(1)</script> & more"'

@@ -8,11 +8,11 @@ import torch
 from torch import nn
 from torch.func import vmap
 
-from algorithms import registry
-from algorithms.base import FunctionalModel
-from algorithms.erm import ERM
-from algorithms.reweight import Reweight, group_weights
-from benchmark.commands.validate import contract_problems
+from aca_bench.algorithms import registry
+from aca_bench.algorithms.base import FunctionalModel
+from aca_bench.algorithms.erm import ERM
+from aca_bench.algorithms.reweight import Reweight, group_weights
+from aca_bench.benchmark.commands.validate import contract_problems
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

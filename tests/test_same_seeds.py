@@ -5,9 +5,9 @@ is the same up to floating-point rounding."""
 import pytest
 import torch
 
-from algorithms import registry
-from benchmark.engine import evaluate, train_stack
-from benchmark.params import resolve
+from aca_bench.algorithms import registry
+from aca_bench.benchmark.engine import evaluate, train_stack
+from aca_bench.benchmark.params import resolve
 
 CPU = torch.device("cpu")
 ALPHAS, SEEDS = [0.0, 0.1], [0, 1]

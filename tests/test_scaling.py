@@ -12,12 +12,12 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.aggregate import critical_table, runs_frame
-from benchmark.errors import BenchError
-from benchmark.ids import canonical
-from benchmark.scaling import fit_curves, format_series, loglog_line, scaling_series, series_dict
-from benchmark.store import Store
-from benchmark.suite import parse_suite
+from aca_bench.benchmark.aggregate import critical_table, runs_frame
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.ids import canonical
+from aca_bench.benchmark.scaling import fit_curves, format_series, loglog_line, scaling_series, series_dict
+from aca_bench.benchmark.store import Store
+from aca_bench.benchmark.suite import parse_suite
 
 TARGET = 0.9
 N_VALUES = (500, 1000, 2000, 4000)
@@ -209,7 +209,7 @@ def suite_doc(**experiment) -> dict:
 
 
 def test_suite_members_become_alphas_that_round_back_to_the_same_count():
-    from benchmark.collective import collective_size
+    from aca_bench.benchmark.collective import collective_size
 
     members = [1, 7, 10, 33, 80, 240, 999]
     suite = parse_suite(suite_doc(members=members, task_params={"n_train": 999}), "s.yaml")
@@ -235,8 +235,8 @@ def test_suite_members_refuses_bad_input_in_one_line(experiment, message):
 
 
 def test_builtin_scaling_suite_places_the_same_members_at_every_n_bar_the_largest():
-    from benchmark.collective import collective_size
-    from benchmark.suite import load_suite
+    from aca_bench.benchmark.collective import collective_size
+    from aca_bench.benchmark.suite import load_suite
 
     suite = load_suite("scaling")
     erm = [e for e in suite.experiments if e.algorithm == "erm"]
@@ -249,7 +249,7 @@ def test_builtin_scaling_suite_places_the_same_members_at_every_n_bar_the_larges
 
 
 def test_docs_scaling_view_renders_the_tables_and_the_fit(tmp_path):
-    from benchmark.doc_tables import render
+    from aca_bench.benchmark.commands.doc_tables import render
 
     recs = synthetic_records(-1.0, FIXED_EPOCHS)
     for r in recs:

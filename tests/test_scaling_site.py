@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from test_scaling import FIXED_EPOCHS, FIXED_STEPS, TARGET, synthetic_records
 
-from leaderboard.build import environment
-from leaderboard.scaling_plot import PLOT_PATH, scaling_page
+from aca_bench.leaderboard.build import environment
+from aca_bench.leaderboard.scaling_plot import PLOT_PATH, scaling_page
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_plot_is_a_deterministic_svg_with_both_panels(page):
 def test_page_renders_with_the_site_template(page):
     """Rendered as the builder renders every page: its common context (site name, navigation) plus ours;
     the page's own keys must not collide with the common ones."""
-    from leaderboard.build import SITE_NAME
+    from aca_bench.leaderboard.build import SITE_NAME
 
     _, ctx, _ = page
     common = {

@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from algorithms.erm import ERM
-from benchmark.engine import init_params, train_stack
-from benchmark.params import resolve
-from benchmark.plan import Experiment, group_cells
-from benchmark.sizing import fit
-from benchmark.sweep import plan_cells
+from aca_bench.algorithms.erm import ERM
+from aca_bench.benchmark.engine import init_params, train_stack
+from aca_bench.benchmark.params import resolve
+from aca_bench.benchmark.plan import Experiment, group_cells
+from aca_bench.benchmark.sizing import fit
+from aca_bench.benchmark.sweep import plan_cells
 
 GIB = 2**30
 
@@ -60,7 +60,7 @@ def test_max_steps_stops_training(tiny_mnist):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_probe_measures_memory_growing_with_the_stack():
-    from benchmark.sizing import fitted_width, probe
+    from aca_bench.benchmark.sizing import fitted_width, probe
 
     dp = Experiment("d", "mnist_patch", "dpsgd", (0.1,), tuple(range(40)), {}, {"epochs": 1})
     cells = plan_cells([dp])
@@ -72,7 +72,7 @@ def test_probe_measures_memory_growing_with_the_stack():
 
 def test_fitted_width_probes_only_groups_wider_than_the_floor(monkeypatch):
     """The CUDA wiring without a GPU: the probe and the free memory are stand-ins."""
-    from benchmark import sizing
+    from aca_bench.benchmark import sizing
 
     probed = []
 

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from benchmark.errors import BenchError
-from benchmark.plan import Experiment, expand
-from tasks.base import TaskData
-from tasks.mnist_patch import MnistPatch
-from tasks.splits import carve, strata, stratified_pick
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.plan import Experiment, expand
+from aca_bench.tasks.base import TaskData
+from aca_bench.tasks.mnist_patch import MnistPatch
+from aca_bench.tasks.splits import carve, strata, stratified_pick
 
 DEFAULTS = {"eval_split": "test", "n_train": None, "subset_seed": 0}
 

@@ -5,8 +5,8 @@ import multiprocessing as mp
 
 import pytest
 
-from benchmark.errors import BenchError
-from benchmark.store import Store, load_records
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.store import Store, load_records
 
 
 def _rec(i, **extra):
@@ -119,7 +119,7 @@ def test_a_leased_cell_goes_to_one_owner_until_released(tmp_path):
 
 
 def test_a_lease_not_renewed_goes_stale(tmp_path, monkeypatch):
-    import benchmark.store as store_module
+    import aca_bench.benchmark.store as store_module
 
     store = Store(tmp_path)
     store.claim("a", ["r1"])
@@ -138,7 +138,7 @@ def test_a_lease_of_a_dead_process_is_stale_at_once(tmp_path):
 
 
 def test_claims_are_released_when_the_block_ends(tmp_path):
-    from benchmark.store import Claims
+    from aca_bench.benchmark.store import Claims
 
     store = Store(tmp_path)
     with Claims(store) as claims:

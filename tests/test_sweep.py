@@ -4,10 +4,11 @@ stack in flight, and an end-to-end sweep on the embedded digits shows the collec
 import pytest
 import torch
 
-from benchmark import executors, runner
-from benchmark.plan import Experiment
-from benchmark.store import Store
-from benchmark.sweep import plan_cells, run_sweep
+from aca_bench.benchmark import runner
+from aca_bench.benchmark.executors import local
+from aca_bench.benchmark.plan import Experiment
+from aca_bench.benchmark.store import Store
+from aca_bench.benchmark.sweep import plan_cells, run_sweep
 
 CPU = torch.device("cpu")
 
@@ -56,9 +57,9 @@ def test_rerun_skips_finished_cells_and_force_reruns(tmp_path, small_data, monke
     store = Store(tmp_path)
     run_sweep([_exp()], store, CPU)
     trained = []
-    real = executors.run_cells
+    real = local.run_cells
     monkeypatch.setattr(
-        executors, "run_cells", lambda cells, *a, **k: trained.extend(cells) or real(cells, *a, **k)
+        local, "run_cells", lambda cells, *a, **k: trained.extend(cells) or real(cells, *a, **k)
     )
     assert run_sweep([_exp()], store, CPU).written == 0 and trained == []
     assert run_sweep([_exp()], store, CPU, force=True).written == 4 and len(trained) == 4
@@ -67,7 +68,7 @@ def test_rerun_skips_finished_cells_and_force_reruns(tmp_path, small_data, monke
 
 def test_interrupted_sweep_resumes_without_redoing_finished_cells(tmp_path, small_data, monkeypatch):
     store = Store(tmp_path)
-    real = executors.run_cells
+    real = local.run_cells
     calls = []
 
     def flaky(cells, *a, **k):
@@ -76,7 +77,7 @@ def test_interrupted_sweep_resumes_without_redoing_finished_cells(tmp_path, smal
             raise KeyboardInterrupt  # the user pressed Ctrl-C during the second stack
         return real(cells, *a, **k)
 
-    monkeypatch.setattr(executors, "run_cells", flaky)
+    monkeypatch.setattr(local, "run_cells", flaky)
     with pytest.raises(KeyboardInterrupt):
         run_sweep([_exp()], store, CPU, max_stack=2)
     first = set(calls[0])
@@ -127,7 +128,7 @@ def test_end_to_end_collective_steers_erm_on_embedded_digits(tmp_path, cli):
 
 
 def test_default_stack_width_depends_on_the_device(tmp_path, small_data):
-    from benchmark.sweep import default_max_stack
+    from aca_bench.benchmark.sweep import default_max_stack
 
     assert default_max_stack(torch.device("cuda")) == 64 and default_max_stack(CPU) == 16
     exp = Experiment("t", "mnist_patch", "erm", (0.05,), tuple(range(9)), {}, {"epochs": 1, "batch_size": 64})

@@ -2,13 +2,13 @@
 
 import pytest
 
-from algorithms import registry
-from benchmark.errors import BenchError
-from benchmark.plan import Experiment, task_budget
-from benchmark.suite import load_suite
-from benchmark.sweep import plan_cells
-from tasks.mnist_patch import MnistPatch
-from tasks.waterbirds import WaterbirdsFeatureFlip
+from aca_bench.algorithms import registry
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.plan import Experiment, task_budget
+from aca_bench.benchmark.suite import load_suite
+from aca_bench.benchmark.sweep import plan_cells
+from aca_bench.tasks.mnist_patch import MnistPatch
+from aca_bench.tasks.waterbirds import WaterbirdsFeatureFlip
 
 
 def _hparams(task, algorithm, hparams=None):

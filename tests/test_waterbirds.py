@@ -8,15 +8,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from algorithms import registry
-from benchmark.cli import main
-from benchmark.engine import evaluate, make_batch, member_mask, relabelled_groups, train_stack
-from benchmark.errors import BenchError
-from benchmark.params import resolve
-from benchmark.plan import task_budget
-from tasks import waterbirds, waterbirds_data
-from tasks.registry import get_task
-from tasks.waterbirds import WaterbirdsFeatureFlip, flip_coordinates
+from aca_bench.algorithms import registry
+from aca_bench.benchmark.cli import main
+from aca_bench.benchmark.engine import evaluate, make_batch, member_mask, relabelled_groups, train_stack
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.params import resolve
+from aca_bench.benchmark.plan import task_budget
+from aca_bench.tasks import waterbirds, waterbirds_data
+from aca_bench.tasks.registry import get_task
+from aca_bench.tasks.waterbirds import WaterbirdsFeatureFlip, flip_coordinates
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -191,3 +191,24 @@ def test_balanced_groupdro_trains_and_beats_erm_worst_group():
     dro = _train("groupdro", [0.0, 0.01], [0, 0], balanced=True)
     erm = _train("erm", [0.0], [0])
     assert dro[0]["worst_group_accuracy"] > erm[0]["worst_group_accuracy"]
+
+
+def test_data_fetch_runs_the_download_a_task_declares(monkeypatch, tmp_path):
+    from dataclasses import replace
+
+    from aca_bench.benchmark.commands import data
+
+    fetched = []
+    for name in ("mnist", "resnet50"):
+        fake = (
+            (lambda root, name=name: fetched.append((name, root)) or tmp_path / name)
+            if name == "mnist"
+            else (lambda name=name: fetched.append((name, None)) or tmp_path / name)
+        )
+        monkeypatch.setitem(data._DOWNLOADS, name, replace(data._DOWNLOADS[name], fetch=fake))
+    out = CliRunner().invoke(main, ["data", "fetch", "mnist", "--dir", str(tmp_path / "m")]).output
+    assert f"use --set source=mnist --set data_dir={tmp_path / 'mnist'}" in out
+    assert CliRunner().invoke(main, ["data", "fetch", "resnet50"]).exit_code == 0
+    assert fetched == [("mnist", str(tmp_path / "m")), ("resnet50", None)]
+    refused = CliRunner().invoke(main, ["data", "fetch", "resnet50", "--dir", str(tmp_path)])
+    assert refused.exit_code == 2 and "takes no --dir" in refused.output and len(fetched) == 2

@@ -1,1 +1,3 @@
-"""One module per CLI command; each exposes `command` (a click command or group)."""
+"""The CLI: one module per command, each exposing `command` (a click command or group), and the helpers
+only commands use (`options`: shared options and --set parsing; `doc_tables`, `against`: docs tables
+from records)."""

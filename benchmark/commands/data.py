@@ -1,10 +1,19 @@
-"""`aca-bench data fetch NAME`: download datasets and weights where the internet is reachable."""
+"""`aca-bench data fetch NAME`: download what a task declares in its `downloads` (datasets, weights)
+where the internet is reachable."""
 
 import click
 
-from tasks import mnist_data, waterbirds_data
-from tasks.mnist_patch import DEFAULT_MNIST_DIR
-from tasks.waterbirds import DEFAULT_WATERBIRDS_DIR
+from aca_bench.tasks.base import Download
+from aca_bench.tasks.registry import all_tasks
+
+
+def downloads() -> dict[str, Download]:
+    """Every registered task's downloads by name (a task's subclass shares its parent's)."""
+    out: dict[str, Download] = {}
+    for task in all_tasks().values():
+        for d in task.downloads:
+            out.setdefault(d.name, d)
+    return dict(sorted(out.items()))
 
 
 @click.group()
@@ -14,45 +23,28 @@ def command() -> None:
 
 command.name = "data"
 
-
-@command.group()
-def fetch() -> None:
-    """Download a dataset or model weights."""
+_DOWNLOADS = downloads()
 
 
-@fetch.command("mnist")
+@command.command(
+    epilog="\b\n" + "\n".join(f"{d.name}: {d.description}" for d in _DOWNLOADS.values()),
+)
+@click.argument("name", type=click.Choice(list(_DOWNLOADS)))
 @click.option(
     "--dir",
     "root",
-    default=DEFAULT_MNIST_DIR,
-    show_default=True,
-    help="Where to put MNIST (torchvision layout).",
+    default=None,
+    help="Where to put it  [default: "
+    + "; ".join(f"{d.name} {d.default_dir}" for d in _DOWNLOADS.values() if d.default_dir)
+    + "].",
 )
-def fetch_mnist(root: str) -> None:
-    """Full MNIST (60,000 train / 10,000 test) as IDX files."""
-    path = mnist_data.fetch(root)
-    click.echo(f"MNIST is in {path}; use --set source=mnist --set data_dir={path}")
-
-
-@fetch.command("waterbirds")
-@click.option(
-    "--dir",
-    "root",
-    default=DEFAULT_WATERBIRDS_DIR,
-    show_default=True,
-    help="Where to unpack WaterBirds (metadata.csv + images).",
-)
-def fetch_waterbirds(root: str) -> None:
-    """WaterBirds (group_DRO's waterbird_complete95_forest2water2 archive, about 0.5 GB)."""
-    path = waterbirds_data.fetch_dataset(root)
-    click.echo(
-        f"WaterBirds is in {path}; use --set source=waterbirds --set data_dir={path} "
-        f"(embeddings also need: aca-bench data fetch resnet50)"
-    )
-
-
-@fetch.command("resnet50")
-def fetch_resnet50() -> None:
-    """ResNet-50 ImageNet weights (torchvision IMAGENET1K_V1) into the local torch cache."""
-    path = waterbirds_data.fetch_weights()
-    click.echo(f"ResNet-50 weights are in {path}")
+def fetch(name: str, root: str | None) -> None:
+    """Download NAME (a dataset or model weights)."""
+    d = _DOWNLOADS[name]
+    if d.default_dir is None:
+        if root is not None:
+            raise click.BadParameter(f"{name} goes to a fixed cache; it takes no --dir", param_hint="--dir")
+        path = d.fetch()
+    else:
+        path = d.fetch(root or d.default_dir)
+    click.echo(d.done.format(path=path))

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from benchmark.doc_tables import documents, render
+from aca_bench.benchmark.commands.doc_tables import documents, render
 
 
 @click.group()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from benchmark.options import registry_option, target_option
+from aca_bench.benchmark.commands.options import registry_option, target_option
 
 
 @click.group()
@@ -33,7 +33,7 @@ def command() -> None:
 @target_option
 def build(out: str, results: tuple[str, ...], registry_paths: tuple[str, ...], target: float) -> None:
     """Render the site (index, task, algorithm, methodology and submit pages, plots, downloads) to --out."""
-    from leaderboard.build import build_site  # matplotlib and jinja2 load only for this command
+    from aca_bench.leaderboard.build import build_site  # matplotlib and jinja2 load only for this command
 
     result = build_site(list(results), out, [Path(p) for p in registry_paths], target)
     for w in result.warnings:

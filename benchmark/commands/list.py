@@ -2,11 +2,11 @@
 
 import click
 
-from algorithms import registry
-from benchmark.options import registry_env_option
-from benchmark.plan import task_budget
-from benchmark.suite import builtin_names, load_suite
-from tasks.registry import all_tasks, get_task
+from aca_bench.algorithms import registry
+from aca_bench.benchmark.commands.options import registry_env_option
+from aca_bench.benchmark.plan import task_budget
+from aca_bench.benchmark.suite import builtin_names, load_suite
+from aca_bench.tasks.registry import all_tasks, get_task
 
 
 @click.command("list")

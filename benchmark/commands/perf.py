@@ -3,13 +3,13 @@
 import click
 import torch
 
-from algorithms import registry
-from algorithms.base import PRECISIONS
-from benchmark.environment import device_name, resolve_device
-from benchmark.options import parse_list, registry_env_option
-from benchmark.perf import NAIVE, measure, tiled
-from benchmark.plan import task_budget
-from tasks.registry import get_task
+from aca_bench.algorithms import registry
+from aca_bench.algorithms.base import PRECISIONS
+from aca_bench.benchmark.commands.options import parse_list, registry_env_option
+from aca_bench.benchmark.environment import device_name, resolve_device
+from aca_bench.benchmark.perf.throughput import measure, tiled
+from aca_bench.benchmark.plan import task_budget
+from aca_bench.tasks.registry import get_task
 
 _STEPPING = {"auto": None, "vmapped": True, "in-turn": False}
 
@@ -72,10 +72,11 @@ def command(
     t = get_task(task)()
     data = tiled(t.data(), n_train)
     rows = []
+    timed = [name for name, entry in registry.load().items() if entry.create().naive_loop() is not None]
     for name in parse_list(algorithms, "--algorithms", what="algorithm names"):
-        if name not in NAIVE:
+        if name not in timed:
             raise click.BadParameter(
-                f"perf times {', '.join(NAIVE)}, not {name!r}", param_hint="--algorithms"
+                f"perf times {', '.join(timed)}, not {name!r}", param_hint="--algorithms"
             )
         spec = registry.get(name).cls.hparams
         hp = {k: p.default for k, p in spec.items()}
@@ -98,11 +99,11 @@ def command(
             f"{r.model_epochs_per_min:>17.1f}"
         )
     for name in dict.fromkeys(r.algorithm for r in rows):
-        naive, fast, *floor = [r for r in rows if r.algorithm == name]
+        naive, fast, *ceiling_row = [r for r in rows if r.algorithm == name]
         ratio = fast.model_epochs_per_min / naive.model_epochs_per_min
         click.echo(f"{name}: engine / naive = {ratio:.2f}x (same run, same device)")
-        if floor:
-            ceiling = floor[0].model_epochs_per_min / naive.model_epochs_per_min
+        if ceiling_row:
+            ceiling = ceiling_row[0].model_epochs_per_min / naive.model_epochs_per_min
             click.echo(
                 f"{name}: conv kernels only / naive = {ceiling:.2f}x "
                 "(the most an engine stepping in turn can reach)"

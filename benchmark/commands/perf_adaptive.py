@@ -13,15 +13,15 @@ from pathlib import Path
 import click
 import yaml
 
-from benchmark.adaptive import DEFAULT_MAX_ROUNDS, DEFAULT_REL_WIDTH, check_search
-from benchmark.aggregate import critical_table, runs_frame
-from benchmark.environment import resolve_device
-from benchmark.errors import BenchError
-from benchmark.options import apply_sets, device_option, set_option
-from benchmark.plan import AUTO
-from benchmark.store import Store
-from benchmark.suite import load_suite, seeds_of
-from benchmark.sweep import config_key, run_sweep
+from aca_bench.benchmark.adaptive import DEFAULT_MAX_ROUNDS, DEFAULT_REL_WIDTH, check_search
+from aca_bench.benchmark.aggregate import critical_table, runs_frame
+from aca_bench.benchmark.commands.options import apply_sets, device_option, set_option
+from aca_bench.benchmark.environment import resolve_device
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.plan import AUTO
+from aca_bench.benchmark.store import Store
+from aca_bench.benchmark.suite import load_suite, seeds_of
+from aca_bench.benchmark.sweep import config_key, run_sweep
 
 
 def _per_config(store: Store, target: float) -> dict[str, dict]:

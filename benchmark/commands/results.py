@@ -4,11 +4,11 @@ import json
 
 import click
 
-from benchmark.aggregate import critical_table, curves, runs_frame
-from benchmark.errors import BenchError
-from benchmark.options import out_option, target_option
-from benchmark.store import Store, load_records
-from benchmark.sweep import SearchReport, SweepResult
+from aca_bench.benchmark.aggregate import critical_table, curves, runs_frame
+from aca_bench.benchmark.commands.options import out_option, target_option
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.store import Store, load_records
+from aca_bench.benchmark.sweep import SearchReport, SweepResult
 
 
 def _tables(out: str, target: float):

@@ -4,20 +4,20 @@ from dataclasses import replace
 
 import click
 
-from benchmark.commands.results import checked_store, report_sweep
-from benchmark.environment import resolve_device
-from benchmark.options import (
+from aca_bench.benchmark.commands.options import (
+    ExecutorFlags,
     apply_sets,
     device_option,
-    executor_choice,
     executor_options,
     out_option,
     registry_env_option,
     set_option,
     stack_options,
 )
-from benchmark.suite import load_suite, with_algorithms
-from benchmark.sweep import run_sweep
+from aca_bench.benchmark.commands.results import checked_store, report_sweep
+from aca_bench.benchmark.environment import resolve_device
+from aca_bench.benchmark.suite import load_suite, with_algorithms
+from aca_bench.benchmark.sweep import run_sweep
 
 
 @click.command()
@@ -44,9 +44,7 @@ def command(
     sets,
     out,
     device,
-    executor,
-    ray_address,
-    ray_gpus_per_stack,
+    executor: ExecutorFlags,
 ) -> None:
     """Run SUITE (a built-in name or a YAML path) into --out, then print the alpha* table."""
     s = load_suite(suite)
@@ -64,7 +62,7 @@ def command(
         force=force,
         max_stack=max_stack,
         desc=s.name,
-        executor=executor_choice(executor, ray_address, ray_gpus_per_stack, s.executor),
+        executor=executor.choice(s.executor),
         target=s.target,
     )
     report_sweep(result, store, s.target)

@@ -4,10 +4,17 @@ import json
 
 import click
 
-from benchmark.errors import BenchError
-from benchmark.options import out_option, target_option
-from benchmark.scaling import N_BOOT, PUBLISHED_ALPHA, PUBLISHED_N, format_series, scaling_series, series_dict
-from benchmark.store import load_records
+from aca_bench.benchmark.commands.options import out_option, target_option
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.scaling import (
+    N_BOOT,
+    PUBLISHED_ALPHA,
+    PUBLISHED_N,
+    format_series,
+    scaling_series,
+    series_dict,
+)
+from aca_bench.benchmark.store import load_records
 
 
 @click.command()

@@ -2,12 +2,10 @@
 
 import click
 
-from benchmark.adaptive import DEFAULT_MAX_ROUNDS, DEFAULT_RANGE, DEFAULT_REL_WIDTH, check_search
-from benchmark.commands.results import checked_store, report_sweep
-from benchmark.environment import resolve_device
-from benchmark.options import (
+from aca_bench.benchmark.adaptive import DEFAULT_MAX_ROUNDS, DEFAULT_RANGE, DEFAULT_REL_WIDTH, check_search
+from aca_bench.benchmark.commands.options import (
+    ExecutorFlags,
     device_option,
-    executor_choice,
     executor_options,
     out_option,
     parse_alphas,
@@ -18,8 +16,10 @@ from benchmark.options import (
     stack_options,
     target_option,
 )
-from benchmark.plan import AUTO, Experiment
-from benchmark.sweep import run_sweep
+from aca_bench.benchmark.commands.results import checked_store, report_sweep
+from aca_bench.benchmark.environment import resolve_device
+from aca_bench.benchmark.plan import AUTO, Experiment
+from aca_bench.benchmark.sweep import run_sweep
 
 
 @click.command()
@@ -71,9 +71,7 @@ def command(
     max_stack,
     out,
     device,
-    executor,
-    ray_address,
-    ray_gpus_per_stack,
+    executor: ExecutorFlags,
 ) -> None:
     """Sweep alpha x seeds for one task and algorithm, then print S(alpha) and alpha*."""
     task_params, hparams = parse_sets(sets, task, algorithm)
@@ -93,7 +91,7 @@ def command(
         resolve_device(device),
         force=force,
         max_stack=max_stack,
-        executor=executor_choice(executor, ray_address, ray_gpus_per_stack),
+        executor=executor.choice(),
         target=target,
     )
     report_sweep(result, store, target)

@@ -1,15 +1,15 @@
 """`aca-bench validate [PATH ...]`: registry entries checked against the schema and the contract.
 
-Beyond the schema (`algorithms.registry.check_entry`), each entry's implementation is exercised the way
+Beyond the schema (`aca_bench.algorithms.registry.check_entry`), each entry's implementation is exercised the
+way
 the engine will use it: a 2-model stack of a tiny model on tiny in-memory data trains for one epoch
-through `benchmark.engine.train_stack` and is evaluated. The parameters must stay finite, change,
+through `aca_bench.benchmark.engine.train_stack` and is evaluated. The parameters must stay finite, change,
 and the second model must come out the same whether it trained in the stack or alone (an update that
 leaks between models or mutates its inputs fails this). Every problem is one line naming file and field.
 """
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,12 @@ import click
 import torch
 from torch import nn
 
-from algorithms import registry
-from benchmark.errors import BenchError
-from benchmark.options import registry_env_option
-from benchmark.params import resolve
-from tasks.base import Task, TaskData
+from aca_bench.algorithms import registry
+from aca_bench.algorithms.cards import active_source
+from aca_bench.benchmark.commands.options import registry_env_option
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.params import resolve
+from aca_bench.tasks.base import Task, TaskData
 
 CPU = torch.device("cpu")
 N_TRAIN, N_TEST, N_FEATURES, N_CLASSES = 256, 64, 8, 3
@@ -80,7 +81,7 @@ def _one_line(exc: BaseException) -> str:
 
 def contract_problems(entry: registry.Entry) -> list[str]:
     """Problems found by training a 2-model stack of a tiny model with the entry's algorithm."""
-    from benchmark.engine import evaluate, init_params, train_stack
+    from aca_bench.benchmark.engine import evaluate, init_params, train_stack
 
     def bad(msg: str) -> list[str]:
         return [f"{entry.source}: implementation: {msg}"]
@@ -125,25 +126,14 @@ def contract_problems(entry: registry.Entry) -> list[str]:
 
 
 def _extra_files(given: list[Path]) -> list[Path]:
-    """Entry files of `given` that the registry does not already read (built-in or ACA_BENCH_REGISTRY)."""
-    known = {f.resolve() for _, f in _registry_files()}
+    """Entry files of `given` that the active registry source does not already read."""
+    known = {f.resolve() for f in active_source().files()}
     files = []
     for p in given:
         for f in sorted(p.glob("*.yaml")) if p.is_dir() else [p]:
             if f.resolve() not in known and f.resolve() not in files:
                 files.append(f.resolve())
     return files
-
-
-def _registry_files() -> list[tuple[str, Path]]:
-    folders = [
-        registry.BUILTIN_DIR,
-        *(Path(p) for p in os.environ.get("ACA_BENCH_REGISTRY", "").split(os.pathsep) if p),
-    ]
-    out = []
-    for folder in folders:
-        out += [(str(f), f) for f in (sorted(folder.glob("*.yaml")) if folder.is_dir() else [folder])]
-    return out
 
 
 def _under(source: str, paths: list[Path]) -> bool:

@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
-from benchmark.engine import member_mask, relabelled_groups
-from tasks.grouped_digits import GroupedDigits
+from aca_bench.benchmark.engine import member_mask, relabelled_groups
+from aca_bench.tasks.grouped_digits import GroupedDigits
 
 PER_ROW = 8
 OUT = Path(__file__).with_suffix(".png")

@@ -49,9 +49,9 @@ export ACA_BENCH_MNIST_DIR="$OUT/tiled-mnist"
 python - "$N_TRAIN" <<'PY'
 import os, sys
 from pathlib import Path
-from benchmark.perf import tiled
-from tasks import mnist_data
-from tasks.base import TaskData
+from aca_bench.benchmark.perf.throughput import tiled
+from aca_bench.tasks import mnist_data
+from aca_bench.tasks.base import TaskData
 x, y, xt, yt = mnist_data.load_embedded()
 big = tiled(TaskData(x, y, xt, yt), int(sys.argv[1]))
 root = Path(os.environ["ACA_BENCH_MNIST_DIR"]); root.mkdir(parents=True, exist_ok=True)

@@ -1,21 +1,22 @@
 """Options shared by the sweeping commands, and parsing of --set key=value overrides."""
 
-import os
+import functools
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
 
-from algorithms import registry
-from benchmark.aggregate import TARGET
-from benchmark.collective import check_alpha
-from benchmark.errors import BenchError
-from benchmark.plan import AUTO, Experiment
-from benchmark.sweep import DEFAULT_MAX_STACK, ExecutorChoice
-from tasks.registry import get_task
+from aca_bench.algorithms import registry
+from aca_bench.algorithms.cards import active_source, use
+from aca_bench.benchmark.collective import check_alpha
+from aca_bench.benchmark.critical import TARGET
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.plan import AUTO, Experiment
+from aca_bench.benchmark.sweep import DEFAULT_MAX_STACK, ExecutorChoice
+from aca_bench.tasks.registry import get_task
 
 
 def device_option(f):
@@ -76,25 +77,15 @@ def registry_option(f):
 
 
 def _extend_registry(ctx: click.Context, _param: click.Parameter, paths: tuple[str, ...]) -> None:
-    """Add `paths` to ACA_BENCH_REGISTRY for this command (every registry read sees them); restored after."""
-    if not paths:
-        return
-    before = os.environ.get("ACA_BENCH_REGISTRY")
-    known = [p for p in (before or "").split(os.pathsep) if p]
-    os.environ["ACA_BENCH_REGISTRY"] = os.pathsep.join([*known, *(str(Path(p).resolve()) for p in paths)])
-
-    def restore() -> None:
-        if before is None:
-            os.environ.pop("ACA_BENCH_REGISTRY", None)
-        else:
-            os.environ["ACA_BENCH_REGISTRY"] = before
-
-    ctx.call_on_close(restore)
+    """Read the registry with `paths` added for this command (every registry read sees them)."""
+    if paths:
+        source = active_source().with_paths(Path(p).resolve() for p in paths)
+        ctx.with_resource(use(source))
 
 
 def registry_env_option(f):
-    """--registry for commands that read the registry through `algorithms.registry` (sweep, run, list,
-    perf, validate): the entries join the registry for the whole command."""
+    """--registry for commands that read the registry through `aca_bench.algorithms.registry` (sweep, run,
+    list, perf, validate): the entries join the registry for the whole command."""
     return click.option(
         "--registry",
         multiple=True,
@@ -147,38 +138,50 @@ def stack_options(f):
     return click.option("--force", is_flag=True, help="Rerun cells already in the store.")(f)
 
 
+@dataclass(frozen=True)
+class ExecutorFlags:
+    """--executor, --ray-address and --ray-gpus-per-stack as given (None where not given)."""
+
+    kind: str | None = None
+    address: str | None = None
+    gpus_per_stack: float | None = None
+
+    def choice(self, suite_default: dict | None = None) -> ExecutorChoice:
+        """The executor these flags name, falling back to a suite's `executor` block, then to local."""
+        base = suite_default or {}
+        return ExecutorChoice(
+            self.kind or base.get("kind", "local"),
+            self.address or base.get("address"),
+            self.gpus_per_stack if self.gpus_per_stack is not None else base.get("gpus_per_stack"),
+        )
+
+
 def executor_options(f):
-    """--executor, --ray-address, --ray-gpus-per-stack."""
-    f = click.option(
+    """--executor, --ray-address, --ray-gpus-per-stack, passed to the command as one `executor`
+    (`ExecutorFlags`)."""
+
+    @functools.wraps(f)
+    def command(*args, executor, ray_address, ray_gpus_per_stack, **kwargs):
+        return f(*args, executor=ExecutorFlags(executor, ray_address, ray_gpus_per_stack), **kwargs)
+
+    command = click.option(
         "--ray-gpus-per-stack",
         type=click.FloatRange(0, 1),
         default=None,
         help="GPU fraction per stack on Ray (several stacks share a GPU); default 1 on CUDA.",
-    )(f)
-    f = click.option(
+    )(command)
+    command = click.option(
         "--ray-address",
         default=None,
         metavar="auto|HOST:PORT",
         help="Ray cluster to join (default: start a local Ray for the run).",
-    )(f)
+    )(command)
     return click.option(
         "--executor",
         type=click.Choice(["local", "ray"]),
         default=None,
         help="Run stacks in this process or as Ray tasks.  [default: local]",
-    )(f)
-
-
-def executor_choice(
-    executor: str | None, address: str | None, gpus: float | None, suite_default: dict | None = None
-) -> ExecutorChoice:
-    """The executor from command-line options, falling back to the suite's `executor` block."""
-    base = suite_default or {}
-    return ExecutorChoice(
-        executor or base.get("kind", "local"),
-        address or base.get("address"),
-        gpus if gpus is not None else base.get("gpus_per_stack"),
-    )
+    )(command)
 
 
 def parse_sets(pairs: tuple[str, ...], task: str, algorithm: str) -> tuple[dict[str, Any], dict[str, Any]]:

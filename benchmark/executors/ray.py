@@ -8,24 +8,33 @@ driver's torch thread count, so a cell's record is bitwise the one a local run o
 """
 
 import time
-from dataclasses import asdict
+from dataclasses import fields
 
 import torch
 
-from benchmark.errors import BenchError
-from benchmark.executors import POLL_S, WorkQueue, progress_bar, report_shared
-from benchmark.plan import Cell
-from benchmark.store import Claims, Store
+from aca_bench.algorithms.cards import RegistrySource, active_source, use
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.executors.local import POLL_S, WorkQueue, progress_bar, report_shared
+from aca_bench.benchmark.plan import Cell
+from aca_bench.benchmark.store import Claims, Store
 
 MAX_RETRIES = 3
 
 
-def _train_remote(cells: list[dict], device: str, threads: int) -> list[dict]:
-    from benchmark.environment import resolve_device
-    from benchmark.runner import run_cells
+def _train_remote(cells: list[dict], source: RegistrySource, device: str, threads: int) -> list[dict]:
+    """A worker's stack: the cells (their fields) resolved against the driver's registry source."""
+    from aca_bench.benchmark.environment import resolve_device
+    from aca_bench.benchmark.runner import run_cells
 
     torch.set_num_threads(threads)  # Ray starts workers with one thread per requested CPU
-    return run_cells([Cell(**c) for c in cells], resolve_device(device))
+    with use(source):
+        return run_cells([Cell(**c) for c in cells], resolve_device(device))
+
+
+def _fields(cell: Cell) -> dict:
+    """A cell's fields but its registry entry (a worker resolves it again: a plugin's class may import
+    only where its registry folder is on the path)."""
+    return {f.name: getattr(cell, f.name) for f in fields(Cell) if f.name != "entry"}
 
 
 def _slots(ray, gpus: float) -> int:
@@ -69,6 +78,7 @@ def run_ray(
     )
     slots = _slots(ray, gpus)
     threads = torch.get_num_threads()
+    source = active_source()
     pending: dict = {}
     written = 0
     try:
@@ -76,7 +86,7 @@ def run_ray(
             queue = WorkQueue(stacks, claims, bar.update)
             while queue.waiting or pending:
                 while len(pending) < slots and (stack := queue.take()) is not None:
-                    pending[remote.remote([asdict(c) for c in stack], device.type, threads)] = stack
+                    pending[remote.remote([_fields(c) for c in stack], source, device.type, threads)] = stack
                 if not pending:
                     time.sleep(POLL_S)  # every remaining cell is held by another sweep
                     continue

@@ -1,6 +1,7 @@
 """Executors run planned stacks and stream their records into the store as each stack finishes.
 
-Every cell is claimed in the store before it trains (`benchmark.store.Claims`), so sweeps that share a
+Every cell is claimed in the store before it trains (`aca_bench.benchmark.store.Claims`), so sweeps that
+share a
 results folder split the cells: a cell another sweep holds is left to it, and waited for, until it is
 stored or that sweep's lease goes stale (then it is trained here).
 """
@@ -12,9 +13,9 @@ import click
 import torch
 from tqdm import tqdm
 
-from benchmark.plan import Cell
-from benchmark.runner import run_cells
-from benchmark.store import Claims, Store
+from aca_bench.benchmark.plan import Cell
+from aca_bench.benchmark.runner import run_cells
+from aca_bench.benchmark.store import Claims, Store
 
 POLL_S = 2.0  # how often a sweep waiting on another sweep's cells looks again
 

@@ -1,8 +1,8 @@
 """Hyperparameter selection as a firm does it: from a selection suite's records (alpha 0, scored on the
 validation split), per budget the grid point with the best mean clean accuracy over seeds.
 
-    python -m benchmark.select --out DIR [--by target_epsilon,max_grad_norm] [--over lr,epochs]
-                               [--shared-across max_grad_norm]
+    aca-bench select --out DIR [--by target_epsilon,max_grad_norm] [--over lr,epochs]
+                     [--shared-across max_grad_norm]
 
 prints one line per budget (the values of `--by`) with the chosen values of `--over`, the mean
 validation clean accuracy, the seeds behind it and the runner-up. Only grid points with at least
@@ -10,12 +10,13 @@ MIN_SEEDS seeds and alpha 0 on the validation split count; ERM records (if any) 
 reference.
 """
 
-import argparse
 import math
 from collections import defaultdict
 
-from benchmark.errors import BenchError
-from benchmark.store import load_records
+import click
+
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.store import load_records
 
 MIN_SEEDS = 2
 
@@ -149,43 +150,40 @@ def markdown(
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="the selection suite's store")
-    parser.add_argument("--by", default="target_epsilon,max_grad_norm")
-    parser.add_argument("--over", default="lr,epochs")
-    parser.add_argument(
-        "--shared-across",
-        metavar="KEY",
-        help="the published protocol: one setting of --over for every value of KEY (e.g. max_grad_norm), "
-        "the one whose worst KEY value trains best; KEY is then left out of --by",
-    )
-    args = parser.parse_args(argv)
-    records, _ = load_records(args.out)
-    by, over = tuple(args.by.split(",")), tuple(args.over.split(","))
+@click.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="The selection suite's store.")
+@click.option("--by", default="target_epsilon,max_grad_norm", show_default=True, help="The budget's keys.")
+@click.option("--over", default="lr,epochs", show_default=True, help="The keys chosen per budget.")
+@click.option(
+    "--shared-across",
+    metavar="KEY",
+    default=None,
+    help="The published protocol: one setting of --over for every value of KEY (e.g. max_grad_norm), "
+    "the one whose worst KEY value trains best; KEY is then left out of --by.",
+)
+def command(out: str, by: str, over: str, shared_across: str | None) -> None:
+    """Pick hyperparameters per budget from a selection suite's records (alpha 0, validation split)."""
+    records, _ = load_records(out)
+    by_keys, over_keys = tuple(by.split(",")), tuple(over.split(","))
     erm = reference(records)
     if erm is not None:
-        print(f"erm (task defaults): val clean accuracy {erm:.4f}")
-    if args.shared_across:
-        by = tuple(k for k in by if k != args.shared_across)
-        for p in choose_shared(records, by, args.shared_across, over):
-            head = ", ".join(f"{k}={_value(p[k])}" for k in by)
-            pick = ", ".join(f"{k}={p[k]}" for k in over)
-            print(
-                f"{head}: {pick} for every {args.shared_across}  worst val clean accuracy "
+        click.echo(f"erm (task defaults): val clean accuracy {erm:.4f}")
+    if shared_across:
+        by_keys = tuple(k for k in by_keys if k != shared_across)
+        for p in choose_shared(records, by_keys, shared_across, over_keys):
+            head = ", ".join(f"{k}={_value(p[k])}" for k in by_keys)
+            pick = ", ".join(f"{k}={p[k]}" for k in over_keys)
+            click.echo(
+                f"{head}: {pick} for every {shared_across}  worst val clean accuracy "
                 f"{p['worst_val_clean_accuracy']:.4f}"
             )
         return
-    for p in choose(records, by, over):
-        head = ", ".join(f"{k}={_value(p[k])}" for k in by)
-        pick = ", ".join(f"{k}={p[k]}" for k in over)
+    for p in choose(records, by_keys, over_keys):
+        head = ", ".join(f"{k}={_value(p[k])}" for k in by_keys)
+        pick = ", ".join(f"{k}={p[k]}" for k in over_keys)
         ru = p["runner_up"]
         second = "" if ru is None else f"; runner-up {ru['val_clean_accuracy']:.4f}"
-        print(
+        click.echo(
             f"{head}: {pick}  val clean accuracy {p['val_clean_accuracy']:.4f} "
             f"({p['seeds']} seeds, {p['grid_points']} grid points{second})"
         )
-
-
-if __name__ == "__main__":
-    main()

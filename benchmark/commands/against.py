@@ -1,5 +1,5 @@
 """alpha* against one hyperparameter, several results stores side by side: the Markdown table behind
-"alpha* against C under two protocols" (`view=against:KEY` in a records block of `benchmark.doc_tables`).
+"alpha* against C under two protocols" (`view=against:KEY` in a records block of `doc_tables`).
 
 Each store is one protocol (e.g. one learning rate for every C, or one tuned per C). A row is one value
 of KEY within one value of the `by` hyperparameter (e.g. target_epsilon); per store it shows alpha*
@@ -11,8 +11,8 @@ import math
 
 import pandas as pd
 
-from benchmark.aggregate import critical_table, runs_frame
-from benchmark.errors import BenchError
+from aca_bench.benchmark.aggregate import critical_table, runs_frame
+from aca_bench.benchmark.errors import BenchError
 
 
 def _hparams(config_id: str) -> dict:

@@ -4,8 +4,8 @@ and backward."""
 import torch
 from torch.profiler import profile
 
-from benchmark.floor import conv_calls, conv_seconds
-from tasks.waterbirds import WaterbirdsFeatureFlip
+from aca_bench.benchmark.perf.ceiling import conv_calls, conv_seconds
+from aca_bench.tasks.waterbirds import WaterbirdsFeatureFlip
 
 
 def test_conv_calls_are_the_models_convolutions_on_a_training_batch(tiny_mnist):

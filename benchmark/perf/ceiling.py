@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms.base import PRECISIONS
-from benchmark.engine import channels_last
-from benchmark.environment import synchronize
-from tasks.base import Task, TaskData
+from aca_bench.algorithms.base import PRECISIONS
+from aca_bench.benchmark.engine import channels_last
+from aca_bench.benchmark.environment import synchronize
+from aca_bench.tasks.base import Task, TaskData
 
 
 @dataclass(frozen=True)

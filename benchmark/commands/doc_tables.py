@@ -8,9 +8,9 @@ A document holds blocks like
 
 `render(text, root)` replaces each block's body with the alpha* table of that results store (the
 columns named, in order; `where=COLUMN:TEXT` keeps rows whose column contains TEXT; `view=scaling` gives
-the scaling tables of `benchmark.scaling.markdown` instead; `view=against:KEY by=PARAM` with several
-comma-separated stores gives `benchmark.against.markdown`, the stores side by side; `view=select
-by=A,B over=C,D [shared=B]` the picks of a selection suite, `benchmark.select.markdown`) followed by one
+the scaling tables of `aca_bench.benchmark.scaling.markdown` instead; `view=against:KEY by=PARAM` with
+several comma-separated stores gives `against.markdown`, the stores side by side; `view=select
+by=A,B over=C,D [shared=B]` the picks of a selection suite, `select.markdown`) followed by one
 provenance line: how many records, the command, the commit, the device and the date they came from.
 """
 
@@ -22,11 +22,12 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark import against, select
-from benchmark.aggregate import critical_table, runs_frame
-from benchmark.errors import BenchError
-from benchmark.scaling import markdown, scaling_series
-from benchmark.store import load_records
+from aca_bench.benchmark.aggregate import critical_table, runs_frame
+from aca_bench.benchmark.commands import against, select
+from aca_bench.benchmark.critical import TARGET
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.scaling import markdown, scaling_series
+from aca_bench.benchmark.store import load_records
 
 BLOCK = re.compile(r"(<!-- records: (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- /records -->)", re.DOTALL)
 
@@ -91,7 +92,7 @@ def _parse(spec: str) -> tuple[str, dict[str, str]]:
     return parts[0], opts
 
 
-def render_block(spec: str, root: Path, target: float = 0.9) -> str:
+def render_block(spec: str, root: Path, target: float = TARGET) -> str:
     """The generated body of one block."""
     folders, opts = _parse(spec)
     stores = {}
@@ -100,7 +101,7 @@ def render_block(spec: str, root: Path, target: float = 0.9) -> str:
         if problems or not stores[Path(folder).name]:
             raise BenchError(f"{folder}: {problems[0] if problems else 'no run records'}")
     records = [r for recs in stores.values() for r in recs]
-    if opts.get("view") == "select":  # a selection suite's picks (benchmark.select)
+    if opts.get("view") == "select":  # a selection suite's picks (aca_bench.benchmark.commands.select)
         by, over = (
             tuple(opts.get("by", "target_epsilon").split(",")),
             tuple(opts.get("over", "lr").split(",")),
@@ -112,7 +113,9 @@ def render_block(spec: str, root: Path, target: float = 0.9) -> str:
             stores, key, opts.get("by", "target_epsilon"), float(opts.get("target", target))
         )
         return body + "\n\n" + provenance(records) + "\n"
-    if opts.get("view") == "scaling":  # alpha* against n_train and the log-log fit (benchmark.scaling)
+    if (
+        opts.get("view") == "scaling"
+    ):  # alpha* against n_train and the log-log fit (aca_bench.benchmark.scaling)
         return (
             markdown(scaling_series(records, float(opts.get("target", target))))
             + "\n\n"

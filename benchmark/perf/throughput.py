@@ -11,11 +11,12 @@ from dataclasses import dataclass, replace
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from algorithms import registry
-from benchmark.engine import train_stack, vectorizes
-from benchmark.environment import synchronize
-from benchmark.floor import conv_calls, conv_seconds
-from tasks.base import Task, TaskData
+from aca_bench.algorithms import registry
+from aca_bench.benchmark.engine import train_stack, vectorizes
+from aca_bench.benchmark.environment import synchronize
+from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.perf.ceiling import conv_calls, conv_seconds
+from aca_bench.tasks.base import Task, TaskData
 
 
 @dataclass
@@ -42,8 +43,9 @@ def tiled(data: TaskData, n_train: int) -> TaskData:
     return TaskData(x, y, data.x_test, data.y_test)
 
 
-def naive_sgd(task: Task, data: TaskData, hp: dict, models: int, device: torch.device) -> PerfRow:
-    """What a researcher would write: one model at a time, DataLoader batches, torch.optim.SGD."""
+def naive_sgd(task: Task, data: TaskData, hp: dict, models: int, device: torch.device) -> float:
+    """What a researcher would write: one model at a time, DataLoader batches, torch.optim.SGD; its
+    seconds."""
     x = task.preprocess(data.x_train).to(device)
     loader = DataLoader(
         TensorDataset(x, data.y_train.to(device)), batch_size=hp["batch_size"], shuffle=True, drop_last=True
@@ -62,7 +64,7 @@ def naive_sgd(task: Task, data: TaskData, hp: dict, models: int, device: torch.d
                 torch.nn.functional.cross_entropy(model(xb), yb).backward()
                 opt.step()
     synchronize(device)
-    return PerfRow("naive loop", "erm", models, hp["epochs"], len(x), time.perf_counter() - start)
+    return time.perf_counter() - start
 
 
 def stacked(
@@ -81,10 +83,11 @@ def stacked(
     return PerfRow(path, algo.name, models, hp["epochs"], data.x_train.shape[0], time.perf_counter() - start)
 
 
-def opacus_loop(task: Task, data: TaskData, hp: dict, models: int, device: torch.device) -> PerfRow:
-    """DP-SGD as a researcher would run it: one model at a time through Opacus's PrivacyEngine."""
-    from algorithms.dpsgd import DPSGD
-    from algorithms.dpsgd_reference import opacus_spend, train_opacus
+def opacus_loop(task: Task, data: TaskData, hp: dict, models: int, device: torch.device) -> float:
+    """DP-SGD as a researcher would run it: one model at a time through Opacus's PrivacyEngine; its
+    seconds."""
+    from aca_bench.algorithms.dpsgd import DPSGD
+    from aca_bench.algorithms.dpsgd_reference import opacus_spend, train_opacus
 
     data = data.to(device)
     opacus_spend(DPSGD(), hp, data.x_train.shape[0])  # its calibration at its own rate, cached: untimed
@@ -93,9 +96,7 @@ def opacus_loop(task: Task, data: TaskData, hp: dict, models: int, device: torch
     hp = dict(hp, precision="fp32")  # Opacus's loop as a researcher runs it
     train_opacus(task, data, DPSGD(), [hp] * models, [0.0] * models, list(range(models)), device)
     synchronize(device)
-    return PerfRow(
-        "naive (Opacus)", "dpsgd", models, hp["epochs"], data.x_train.shape[0], time.perf_counter() - start
-    )
+    return time.perf_counter() - start
 
 
 def warm_up(task: Task, data: TaskData, hp: dict) -> tuple[TaskData, dict]:
@@ -104,12 +105,7 @@ def warm_up(task: Task, data: TaskData, hp: dict) -> tuple[TaskData, dict]:
     return tiled(data, 4 * int(hp["batch_size"])), dict(hp, epochs=1)
 
 
-FLOOR = "conv kernels only"  # the path name of `measure`'s ceiling row
-NAIVE = {"erm": naive_sgd, "dpsgd": opacus_loop}  # the per-model loop each algorithm is timed against
-# Algorithms whose step is a plain backward pass, so that it runs each convolution forward and
-# backward as `benchmark.floor` times them. DP-SGD's is not: its weight gradients are per-example
-# products (algorithms/per_example.py), so the floor would not bound it.
-PLAIN_BACKWARD = {"erm"}
+CEILING = "conv kernels only"  # the path name of `measure`'s ceiling row
 
 
 def measure(
@@ -123,37 +119,43 @@ def measure(
     vectorize: bool | None = None,
     repeats: int = 1,
 ) -> list[PerfRow]:
-    """Algorithm `name` through its per-model loop (`NAIVE`) and through the engine, both warmed up,
+    """Algorithm `name` through its per-model loop (`Algorithm.naive_loop`) and through the engine, both
+    warmed up,
     measured in the same run (`vectorize` None: the engine steps as sweeps do on `device`). Neither
     timing includes DP-SGD's noise calibration: a one-off per configuration, each path's done before
     its clock starts and cached.
 
     When the engine steps its models in turn, the algorithm's step is a plain backward pass
-    (`PLAIN_BACKWARD`) and the model has convolutions, a third row times those convolutions' kernels
-    alone (`benchmark.floor`): the most an in-turn engine could reach.
+    (`Algorithm.plain_backward`) and the model has convolutions, a third row times those convolutions' kernels
+    alone (`aca_bench.benchmark.perf.ceiling`): the most an in-turn engine could reach.
     With `repeats` > 1 the paths take turns that many times and each row has its median time, so
     that a slow spell of a shared machine does not land on one path only.
     """
-    naive, algo = NAIVE[name], registry.get(name).create()
+    algo = registry.get(name).create()
+    naive = algo.naive_loop()
+    if naive is None:
+        raise BenchError(f"algorithm '{name}' declares no naive loop for perf to time it against")
     if vectorize is None:
         vectorize = vectorizes(device, task.make_model())
     small, short = warm_up(task, data, hp)
-    naive(task, small, short, 1, device)
+    naive.run(task, small, short, 1, device)
     stacked(task, small, algo, short, stack, device, vectorize)
     epochs, n = int(hp["epochs"]), data.x_train.shape[0]
-    sampling = algo.sampling(hp, n)  # the engine's batch and steps, which the floor times
-    calls = conv_calls(task, data, sampling.batch_size) if name in PLAIN_BACKWARD and not vectorize else []
+    sampling = algo.sampling(hp, n)  # the engine's batch and steps, which the ceiling times
+    calls = conv_calls(task, data, sampling.batch_size) if algo.plain_backward and not vectorize else []
     turns = []
     for _ in range(repeats):
         turn = [
-            naive(task, data, hp, naive_models, device),
+            PerfRow(
+                naive.path, name, naive_models, epochs, n, naive.run(task, data, hp, naive_models, device)
+            ),
             stacked(task, data, algo, hp, stack, device, vectorize),
         ]
         if calls:
             seconds = conv_seconds(
                 calls, epochs * sampling.steps_per_epoch, device, hp.get("precision", "fp32")
             )
-            turn.append(PerfRow(FLOOR, name, 1, epochs, n, seconds))
+            turn.append(PerfRow(CEILING, name, 1, epochs, n, seconds))
         turns.append(turn)
     return [
         replace(rows[0], seconds=statistics.median(r.seconds for r in rows))
