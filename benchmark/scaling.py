@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aca_bench.benchmark.critical import REACHED, CriticalMass, critical_mass, crossing
+from aca_bench.benchmark.critical import (
+    DEGENERATE,
+    REACHED,
+    CriticalMass,
+    critical_mass,
+    crossing,
+    degenerate_reason,
+)
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.ids import canonical
 
@@ -44,6 +51,7 @@ class Curve:
     alphas: np.ndarray  # sorted, alpha 0 included
     per_seed: np.ndarray  # seeds x alphas; seeds missing an alpha are dropped
     clean_accuracy: float | None  # mean over seeds at alpha 0
+    degenerate: str | None = None  # why the model did not learn (benchmark.critical's rule), or None
 
 
 @dataclass(frozen=True)
@@ -104,9 +112,13 @@ def loglog_line(n: np.ndarray, alpha: np.ndarray) -> tuple[float, float]:
 def fit_curves(
     curves: list[Curve], target: float, at_n: int = PUBLISHED_N, n_boot: int = N_BOOT, seed: int = 0
 ) -> Fit | None:
-    """The log-log fit through the curves whose alpha* is reached, with its seed bootstrap; None if
-    fewer than two different n reach the target."""
-    used = [c for c in curves if crossing(c.alphas, c.per_seed.mean(0), target)[1] == REACHED]
+    """The log-log fit through the curves whose alpha* is reached (degenerate models never count),
+    with its seed bootstrap; None if fewer than two different n reach the target."""
+    used = [
+        c
+        for c in curves
+        if c.degenerate is None and crossing(c.alphas, c.per_seed.mean(0), target)[1] == REACHED
+    ]
     if len({c.n_train for c in used}) < 2:
         return None
     n = np.array([c.n_train for c in used], dtype=float)
@@ -164,6 +176,8 @@ def curves_from_records(records: list[dict]) -> dict[str, list[Curve]]:
         if not complete:
             continue
         base = [r["metrics"]["clean_accuracy"] for r in recs if float(r["alpha"]) == 0.0]
+        y_star = [r["metrics"].get("clean_y_star_rate") for r in recs if float(r["alpha"]) == 0.0]
+        y_star = [v for v in y_star if v is not None]
         epochs, batch = hp.get("epochs"), hp.get("batch_size")
         steps = int(epochs) * (int(n) // min(int(batch), int(n))) if epochs and batch else None
         key = canonical(
@@ -184,6 +198,11 @@ def curves_from_records(records: list[dict]) -> dict[str, list[Curve]]:
                 np.array(alphas),
                 np.array([[table[(s, a)] for a in alphas] for s in complete], dtype=float),
                 float(np.mean(base)) if base else None,
+                degenerate_reason(
+                    float(np.mean(base)) if base else None,
+                    float(np.mean(y_star)) if y_star else None,
+                    first.get("n_classes"),
+                ),
             )
         )
     return groups
@@ -241,7 +260,9 @@ def scaling_series(
                     c.n_train,
                     c.epochs,
                     c.steps,
-                    critical_mass(c.alphas, c.per_seed, target),
+                    critical_mass(c.alphas, c.per_seed, target)
+                    if c.degenerate is None
+                    else CriticalMass(None, DEGENERATE, None, None, c.per_seed.shape[0], target),
                     c.clean_accuracy,
                 )
                 for c in mine
@@ -263,6 +284,8 @@ def _interval(cm: CriticalMass, scale: float, spec: str) -> str:
     """`value [low, high]` of alpha* (scale 1) or of members* (scale n), with the critical-mass wording."""
     if cm.status == "not_reached":
         return f"not reached (S < {cm.target:g})"
+    if cm.status == DEGENERATE:
+        return "degenerate (not ranked)"
     head = ("<= " if cm.status == "at_most" else "") + format(cm.value * scale, spec)
     high = "not reached" if cm.high is None else format(cm.high * scale, spec)
     return f"{head} [{_num(None if cm.low is None else cm.low * scale, spec)}, {high}]"

@@ -50,6 +50,8 @@ class SeriesView:
 
 
 def _bracket(value: float | None, low: float | None, high: float | None, spec: str, status: str) -> str:
+    if status == "degenerate":
+        return "degenerate (not ranked)"
     if status == "not_reached":
         return "not reached"
     lo = "n/a" if low is None else format(low, spec)

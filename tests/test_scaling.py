@@ -160,6 +160,27 @@ def test_an_n_that_never_reaches_the_target_is_left_out_of_the_fit():
     assert "not reached" in text and "(3 n)" in text
 
 
+def test_a_degenerate_n_is_not_ranked_and_left_out_of_the_fit():
+    """A model that did not learn (clean accuracy near chance at alpha 0: the DP-SGD runs at small n)
+    steers easily; its alpha* would pull the slope, so it is flagged and never fitted."""
+    recs = synthetic_records(-1.0, FIXED_EPOCHS)
+    for r in recs:
+        r["n_classes"] = 10
+        if r["n_train"] == 500:
+            r["metrics"]["clean_accuracy"] = 0.17
+    (series,) = scaling_series(recs, TARGET, n_boot=100)
+    assert series.points[0].critical.status == "degenerate" and series.points[0].critical.value is None
+    assert [p.critical.status for p in series.points[1:]] == ["reached"] * 3
+    assert series.fit.n_points == 3
+    assert series_dict(series)["points"][0]["alpha_star"] is None
+    text = format_series([series])
+    assert "degenerate (not ranked)" in text and "(3 n)" in text
+    # the same records without the collapse fit all four n
+    for r in recs:
+        r["metrics"]["clean_accuracy"] = 0.95
+    assert scaling_series(recs, TARGET, n_boot=100)[0].fit.n_points == 4
+
+
 def test_no_fit_with_fewer_than_two_reached_n():
     recs = [r for r in synthetic_records(-1.0, FIXED_EPOCHS) if r["n_train"] in (500, 1000)]
     for r in recs:
