@@ -370,7 +370,7 @@ def series_dict(s: Series) -> dict:
     return {"task": s.task, "series": s.label, "budget": s.budget, "points": points, "fit": fit}
 
 
-def markdown(series: list[Series]) -> str:
+def markdown(series: list[Series], fits_only: bool = False) -> str:
     """Markdown tables for the docs (`aca_bench.benchmark.commands.doc_tables`, view=scaling): alpha* and
     members* per n of
     every series, then each series' fit and its extrapolation beside the published figure."""
@@ -401,4 +401,4 @@ def markdown(series: list[Series]) -> str:
             f"{percent(f.alpha_at_n)} [{percent(f.alpha_at_n_low)}, {percent(f.alpha_at_n_high)}] | "
             f"{m:.0f} [{m_lo:.0f}, {m_hi:.0f}] | ~{PUBLISHED_ALPHA:.1%} |"
         )
-    return "\n".join(rows) + "\n\n" + "\n".join(fits)
+    return "\n".join(fits) if fits_only else "\n".join(rows) + "\n\n" + "\n".join(fits)

@@ -287,3 +287,5 @@ def test_docs_scaling_view_renders_the_tables_and_the_fit(tmp_path):
     assert slope == pytest.approx(-1.0, abs=0.15)
     assert "`aca-bench run scaling`" in out and "~0.1%" in out
     assert render(out, tmp_path) == out
+    fits = render(doc.replace("view=scaling", "view=scaling-fits"), tmp_path).splitlines()
+    assert [line for line in fits if line.startswith("| erm, 10 epochs | ")] == [fit_row]  # no per-n rows

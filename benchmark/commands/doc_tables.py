@@ -8,7 +8,8 @@ A document holds blocks like
 
 `render(text, root)` replaces each block's body with the alpha* table of that results store (the
 columns named, in order; `where=COLUMN:TEXT` keeps rows whose column contains TEXT; `view=scaling` gives
-the scaling tables of `aca_bench.benchmark.scaling.markdown` instead; `view=against:KEY by=PARAM` with
+the scaling tables of `aca_bench.benchmark.scaling.markdown` instead (`view=scaling-fits`: the fits
+alone); `view=against:KEY by=PARAM` with
 several comma-separated stores gives `against.markdown`, the stores side by side; `view=select
 by=A,B over=C,D [shared=B]` the picks of a selection suite, `select.markdown`) followed by one
 provenance line: how many records, the command, the commit, the device and the date they came from.
@@ -113,15 +114,10 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
             stores, key, opts.get("by", "target_epsilon"), float(opts.get("target", target))
         )
         return body + "\n\n" + provenance(records) + "\n"
-    if (
-        opts.get("view") == "scaling"
-    ):  # alpha* against n_train and the log-log fit (aca_bench.benchmark.scaling)
-        return (
-            markdown(scaling_series(records, float(opts.get("target", target))))
-            + "\n\n"
-            + provenance(records)
-            + "\n"
-        )
+    if opts.get("view") in ("scaling", "scaling-fits"):  # alpha* against n_train, the log-log fit
+        series = scaling_series(records, float(opts.get("target", target)))
+        body = markdown(series, fits_only=opts["view"] == "scaling-fits")
+        return body + "\n\n" + provenance(records) + "\n"
     crit = critical_table(runs_frame(records), float(opts.get("target", target)))
     if "where" in opts:
         col, _, text = opts["where"].partition(":")
