@@ -144,7 +144,7 @@ def render(
         for name in sorted(set(cards) | set(crit["algorithm"]))
     ]
     files.update(downloads(crit, cur, target))
-    scaling, scaling_files = scaling_page(records, target)
+    scaling, scaling_files = scaling_page(records if stores is None else stores, target)
     files.update(scaling_files)
     privacy_ctx, privacy_files = privacy_page({"results": records} if stores is None else stores, target)
     files.update(privacy_files)

@@ -176,11 +176,17 @@ def scaling_svg(series: list[Series]) -> bytes:
 
 
 def scaling_page(
-    records: list[dict], target: float, n_boot: int = N_BOOT
+    records: list[dict] | dict[str, list[dict]], target: float, n_boot: int = N_BOOT
 ) -> tuple[dict | None, dict[str, bytes]]:
     """(template context, files) of the scaling page; (None, {}) when no configuration was run at two
-    or more n, so the site leaves the page out."""
-    series = scaling_series(records, target, PUBLISHED_N, n_boot)
+    or more n, so the site leaves the page out. Given stores (name -> records), series are found within
+    each store: a scaling study is one suite's, and another store's run of the same configuration at
+    one n (e.g. the quick suite's ERM on all digits) would make that n ambiguous."""
+    stores = records if isinstance(records, dict) else {"results": records}
+    series = sorted(
+        (s for recs in stores.values() for s in scaling_series(recs, target, PUBLISHED_N, n_boot)),
+        key=lambda s: (s.task, s.label, s.budget),
+    )
     if not series:
         return None, {}
     context = {

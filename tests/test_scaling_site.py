@@ -65,3 +65,16 @@ def test_page_renders_with_the_site_template(page):
 def test_no_page_without_a_configuration_run_at_two_n():
     recs = [r for r in synthetic_records(-1.0, FIXED_EPOCHS) if r["n_train"] == 4000]
     assert scaling_page(recs, TARGET, n_boot=50) == (None, {})
+
+
+def test_series_are_found_within_each_store():
+    """Another store's run of the same configuration at one n (the quick suite's ERM on all digits)
+    must not hide a scaling suite's series on the site."""
+    recs = synthetic_records(-1.0, FIXED_EPOCHS)
+    other = [dict(r, run_id="q" + r["run_id"], seed=r["seed"] + 10) for r in recs if r["n_train"] == 4000]
+    for r in other:
+        r["algorithm"] = {**r["algorithm"], "hparams": dict(r["algorithm"]["hparams"])}
+        r["task"] = {**r["task"], "params": {k: v for k, v in r["task"]["params"].items() if k != "n_train"}}
+    assert scaling_page(recs + other, TARGET, n_boot=50) == (None, {})  # one pool: n = 4000 ambiguous
+    ctx, _ = scaling_page({"scaling": recs, "quick": other}, TARGET, n_boot=50)
+    assert [(s.name, len(s.rows)) for s in ctx["series"]] == [("mnist_patch / erm, 10 epochs", 4)]
