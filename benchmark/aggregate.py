@@ -8,6 +8,7 @@ Also the per-group accuracy and privacy tables and each configuration's provenan
 commit). Torch-free: the leaderboard site renders from these tables alone.
 """
 
+import json
 import math
 
 import numpy as np
@@ -15,6 +16,12 @@ import pandas as pd
 
 from aca_bench.benchmark.critical import DEGENERATE, TARGET, CriticalMass, critical_mass, degenerate_reason
 from aca_bench.benchmark.ids import canonical, differing_keys
+
+
+def config_hparams(config_id: str) -> dict:
+    """The algorithm's hyperparameters of a configuration, from its `config_id` (canonical JSON of the
+    record's task and algorithm, as `runs_frame` writes it)."""
+    return json.loads(config_id)["algorithm"]["hparams"]
 
 
 def runs_frame(records: list[dict]) -> pd.DataFrame:

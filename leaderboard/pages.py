@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from aca_bench.benchmark.aggregate import config_hparams
 from aca_bench.benchmark.ids import canonical
 from aca_bench.leaderboard.plots import Reference, TradeoffPoint, curves_svg, tradeoff_svg
 from aca_bench.leaderboard.rows import Row
@@ -62,10 +63,6 @@ def _shown(v: Any) -> str:
     return canonical(v) if isinstance(v, dict) else value_text(v)
 
 
-def _hparams(config_id: str) -> dict:
-    return json.loads(config_id)["algorithm"]["hparams"]
-
-
 def tradeoff_plots(task: str, crit: pd.DataFrame, cards: dict[str, Card]) -> list[tuple[str, str, bytes]]:
     """(file stem, title, svg) of alpha* against each axis a card declares, for each algorithm of the
     task whose configurations set at least two finite values of it. Series are named by the other
@@ -76,7 +73,9 @@ def tradeoff_plots(task: str, crit: pd.DataFrame, cards: dict[str, Card]) -> lis
         mine = crit[crit["algorithm"] == algo]
         for axis, label in (card.tradeoff_axes if card else {}).items():
             hps = {
-                r.config_id: _hparams(r.config_id) for r in mine.itertuples() if axis in _hparams(r.config_id)
+                r.config_id: config_hparams(r.config_id)
+                for r in mine.itertuples()
+                if axis in config_hparams(r.config_id)
             }
             xs = {finite(hp[axis]) for hp in hps.values()} - {None}
             if len({x for x in xs if math.isfinite(x)}) < 2:
@@ -221,7 +220,7 @@ def _privacy(crit: pd.DataFrame, privacy: pd.DataFrame, cards: dict[str, Card]) 
             axes.update(cards[algo].tradeoff_axes)
     rows = []
     for r in privacy.itertuples():
-        hp = _hparams(r.config_id)
+        hp = config_hparams(r.config_id)
         rows.append(
             {
                 "config": r.config,

@@ -18,7 +18,6 @@ side by side; a sweep of C at two budgets gives one plot per budget.
 `templates/privacy.html` with the context and adds the files (the SVGs) to the site.
 """
 
-import json
 import math
 from dataclasses import dataclass, replace
 
@@ -28,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
-from aca_bench.benchmark.aggregate import critical_table, runs_frame
+from aca_bench.benchmark.aggregate import config_hparams, critical_table, runs_frame
 from aca_bench.benchmark.critical import AT_MOST, DEGENERATE, NOT_REACHED, REACHED
 from aca_bench.benchmark.ids import canonical
 from aca_bench.leaderboard.plots import (
@@ -108,7 +107,7 @@ def _opt(v) -> float | None:
 def _points(crit: pd.DataFrame) -> list[tuple[dict, Point]]:
     out = []
     for r in crit.itertuples():
-        hp = json.loads(r.config_id)["algorithm"]["hparams"]
+        hp = config_hparams(r.config_id)
         seeds = int(r.seeds)
         out.append(
             (

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from aca_bench.benchmark.aggregate import config_hparams
 from aca_bench.benchmark.ids import canonical, differing_keys
 from aca_bench.leaderboard.text import DASH, finite, num, slug, sort_value, value_text
 
@@ -113,7 +114,7 @@ def common_settings(crit: pd.DataFrame) -> dict[str, dict[str, Any]]:
     (keys where two values tie have none): the baseline a row's visible settings are compared with."""
     counts: dict[str, dict[str, Counter]] = {}
     for cid, algo in zip(crit["config_id"], crit["algorithm"], strict=True):
-        for k, v in json.loads(cid)["algorithm"]["hparams"].items():
+        for k, v in config_hparams(cid).items():
             counts.setdefault(algo, {}).setdefault(k, Counter())[canonical(v)] += 1
     out: dict[str, dict[str, Any]] = {}
     for algo, per in counts.items():
@@ -128,12 +129,11 @@ def make_rows(crit: pd.DataFrame, common: dict[str, dict[str, Any]]) -> list[Row
     """The rows of one results table, ranked (see the module docstring) and in rank order."""
     rows = []
     labelled = differing_keys(  # per algorithm, the hyperparameters that differ between its configurations
-        (algo, json.loads(cid)["algorithm"]["hparams"])
-        for cid, algo in zip(crit["config_id"], crit["algorithm"], strict=True)
+        (algo, config_hparams(cid)) for cid, algo in zip(crit["config_id"], crit["algorithm"], strict=True)
     )
     for r in crit.itertuples():
         shown, interval, note, known = _alpha(r)
-        hp = json.loads(r.config_id)["algorithm"]["hparams"]
+        hp = config_hparams(r.config_id)
         base = common.get(r.algorithm, {})
         differs = {k for k, v in hp.items() if k in base and canonical(base[k]) != canonical(v)}
         differs -= labelled.get(r.algorithm, set())  # already in the row's label

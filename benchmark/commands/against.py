@@ -6,17 +6,12 @@ of KEY within one value of the `by` hyperparameter (e.g. target_epsilon); per st
 with its interval (or why there is none), the learning rate and the clean accuracy at alpha 0.
 """
 
-import json
 import math
 
 import pandas as pd
 
-from aca_bench.benchmark.aggregate import critical_table, runs_frame
+from aca_bench.benchmark.aggregate import config_hparams, critical_table, runs_frame
 from aca_bench.benchmark.errors import BenchError
-
-
-def _hparams(config_id: str) -> dict:
-    return json.loads(config_id)["algorithm"]["hparams"]
 
 
 def _fmt(v: object) -> str:
@@ -31,7 +26,7 @@ def against_frame(stores: dict[str, list[dict]], key: str, by: str, target: floa
     for name, records in stores.items():
         crit = critical_table(runs_frame(records), target)
         for _, row in crit.iterrows():
-            hp = _hparams(row["config_id"])
+            hp = config_hparams(row["config_id"])
             if key not in hp or by not in hp:
                 continue
             rows.append(
