@@ -175,9 +175,9 @@ def curves_from_records(records: list[dict]) -> dict[str, list[Curve]]:
         complete = [s for s in seeds if all((s, a) in table for a in alphas)]
         if not complete:
             continue
-        base = [r["metrics"]["clean_accuracy"] for r in recs if float(r["alpha"]) == 0.0]
-        y_star = [r["metrics"].get("clean_y_star_rate") for r in recs if float(r["alpha"]) == 0.0]
-        y_star = [v for v in y_star if v is not None]
+        at_zero = [r["metrics"] for r in recs if float(r["alpha"]) == 0.0]
+        clean = float(np.mean([m["clean_accuracy"] for m in at_zero])) if at_zero else None
+        y_star = [m["clean_y_star_rate"] for m in at_zero if m.get("clean_y_star_rate") is not None]
         epochs, batch = hp.get("epochs"), hp.get("batch_size")
         steps = int(epochs) * (int(n) // min(int(batch), int(n))) if epochs and batch else None
         key = canonical(
@@ -197,9 +197,9 @@ def curves_from_records(records: list[dict]) -> dict[str, list[Curve]]:
                 steps,
                 np.array(alphas),
                 np.array([[table[(s, a)] for a in alphas] for s in complete], dtype=float),
-                float(np.mean(base)) if base else None,
+                clean,
                 degenerate_reason(
-                    float(np.mean(base)) if base else None,
+                    clean,
                     float(np.mean(y_star)) if y_star else None,
                     first.get("n_classes"),
                 ),
