@@ -32,6 +32,7 @@ from aca_bench.benchmark.critical import (
 )
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.ids import canonical
+from aca_bench.benchmark.markdown import markdown_table
 
 PUBLISHED_N = 60_000  # full MNIST training set
 PUBLISHED_ALPHA = 0.001  # "SGD needs ~0.1% of MNIST" (Solanki, Bhange, Aivodji, Creager)
@@ -372,33 +373,51 @@ def series_dict(s: Series) -> dict:
 
 def markdown(series: list[Series], fits_only: bool = False) -> str:
     """Markdown tables for the docs (`aca_bench.benchmark.commands.doc_tables`, view=scaling): alpha* and
-    members* per n of
-    every series, then each series' fit and its extrapolation beside the published figure."""
-    rows = [
-        "| series | n | epochs | steps | alpha* [95%] | members* [95%] | clean acc (α=0) | seeds |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    fits = [
-        f"| series | slope [95%] | n fitted | alpha* at n = {PUBLISHED_N:,} [95%] | members* there [95%] "
-        "| published |",
-        "|---|---|---|---|---|---|",
-    ]
+    members* per n of every series, then each series' fit and its extrapolation beside the published
+    figure."""
+    rows, fits = [], []
     for s in series:
         name = f"{s.label}, {s.budget}"
         for p in s.points:
             rows.append(
-                f"| {name} | {p.n_train} | {_num(p.epochs, 'd')} | {_num(p.steps, 'd')} | "
-                f"{_interval(p.critical, 1.0, '.3g')} | {_interval(p.critical, p.n_train, '.0f')} | "
-                f"{_num(p.clean_accuracy, '.3f')} | {p.critical.n_seeds} |"
+                [
+                    name,
+                    p.n_train,
+                    _num(p.epochs, "d"),
+                    _num(p.steps, "d"),
+                    _interval(p.critical, 1.0, ".3g"),
+                    _interval(p.critical, p.n_train, ".0f"),
+                    _num(p.clean_accuracy, ".3f"),
+                    p.critical.n_seeds,
+                ]
             )
         f = s.fit
         if f is None:
-            fits.append(f"| {name} | no fit (alpha* reached at fewer than two n) | | | | |")
+            fits.append([name, "no fit (alpha* reached at fewer than two n)", "", "", "", ""])
             continue
         m, m_lo, m_hi = f.members_at_n
         fits.append(
-            f"| {name} | {f.slope:.2f} [{f.slope_low:.2f}, {f.slope_high:.2f}] | {f.n_points} | "
-            f"{percent(f.alpha_at_n)} [{percent(f.alpha_at_n_low)}, {percent(f.alpha_at_n_high)}] | "
-            f"{m:.0f} [{m_lo:.0f}, {m_hi:.0f}] | ~{PUBLISHED_ALPHA:.1%} |"
+            [
+                name,
+                f"{f.slope:.2f} [{f.slope_low:.2f}, {f.slope_high:.2f}]",
+                f.n_points,
+                f"{percent(f.alpha_at_n)} [{percent(f.alpha_at_n_low)}, {percent(f.alpha_at_n_high)}]",
+                f"{m:.0f} [{m_lo:.0f}, {m_hi:.0f}]",
+                f"~{PUBLISHED_ALPHA:.1%}",
+            ]
         )
-    return "\n".join(fits) if fits_only else "\n".join(rows) + "\n\n" + "\n".join(fits)
+    fit_table = markdown_table(
+        [
+            "series",
+            "slope [95%]",
+            "n fitted",
+            f"alpha* at n = {PUBLISHED_N:,} [95%]",
+            "members* there [95%]",
+            "published",
+        ],
+        fits,
+    )
+    if fits_only:
+        return fit_table
+    heads = ["series", "n", "epochs", "steps", "alpha* [95%]", "members* [95%]", "clean acc (α=0)", "seeds"]
+    return markdown_table(heads, rows) + "\n\n" + fit_table

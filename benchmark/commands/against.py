@@ -12,6 +12,7 @@ import pandas as pd
 
 from aca_bench.benchmark.aggregate import config_hparams, critical_table, runs_frame
 from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.markdown import markdown_table
 
 
 def _fmt(v: object) -> str:
@@ -48,10 +49,8 @@ def markdown(stores: dict[str, list[dict]], key: str, by: str, target: float) ->
     frame = against_frame(stores, key, by, target)
     names = list(stores)
     heads = [by, key] + [f"{n}: {h}" for n in names for h in ("alpha* [95%]", "lr", "clean acc (α=0)")]
-    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    if frame.empty:
-        return "\n".join(lines)
-    for b in sorted(frame[by].unique(), reverse=True):
+    rows: list[list[str]] = []
+    for b in [] if frame.empty else sorted(frame[by].unique(), reverse=True):
         for k in sorted(frame.loc[frame[by] == b, key].unique()):
             cells = [_fmt(b), _fmt(k)]
             for n in names:
@@ -63,5 +62,5 @@ def markdown(stores: dict[str, list[dict]], key: str, by: str, target: float) ->
                 else:
                     r = hit.iloc[0]
                     cells += [r["alpha_star_text"], _fmt(r["lr"]), f"{r['clean_accuracy_at_0']:.3g}"]
-            lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            rows.append(cells)
+    return markdown_table(heads, rows)

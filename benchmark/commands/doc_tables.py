@@ -27,6 +27,7 @@ from aca_bench.benchmark.aggregate import critical_table, runs_frame
 from aca_bench.benchmark.commands import against, select
 from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.markdown import markdown_table
 from aca_bench.benchmark.scaling import markdown, scaling_series
 from aca_bench.benchmark.store import load_records
 
@@ -64,11 +65,8 @@ def table(crit: pd.DataFrame, columns: list[str]) -> str:
     if unknown:
         raise BenchError(f"unknown column '{unknown[0]}' (known: {', '.join(crit.columns)})")
     heads = [COLUMNS.get(c, (c, _num(3)))[0] for c in columns]
-    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(columns)]
-    for _, row in crit.iterrows():
-        cells = [COLUMNS.get(c, (c, _num(3)))[1](row[c]) for c in columns]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = ([COLUMNS.get(c, (c, _num(3)))[1](row[c]) for c in columns] for _, row in crit.iterrows())
+    return markdown_table(heads, rows)
 
 
 def provenance(records: list[dict]) -> str:

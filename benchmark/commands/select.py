@@ -16,6 +16,7 @@ from collections import defaultdict
 import click
 
 from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.markdown import markdown_table
 from aca_bench.benchmark.store import load_records
 
 MIN_SEEDS = 2
@@ -142,8 +143,7 @@ def markdown(
             ]
             for p in choose(records, by, over)
         ]
-    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines = [markdown_table(heads, rows)]
     erm = reference(records)
     if erm is not None:
         lines += ["", f"ERM at its task defaults on the same split: val clean accuracy {erm:.3f}."]
