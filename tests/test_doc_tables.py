@@ -96,3 +96,30 @@ def test_the_against_view_sets_stores_side_by_side(tmp_path):
 def test_the_committed_docs_are_current_with_the_committed_records():
     stale = [p.name for p in documents(ROOT) if render(p.read_text(), ROOT) != p.read_text()]
     assert not stale, f"run `aca-bench docs render`: stale tables in {stale}"
+
+
+def test_view_results_is_what_aca_bench_results_prints(tmp_path, cli):
+    _store(tmp_path / "ref", {"0.1": [0.0, 0.5, 1.0]})
+    out = render("<!-- records: ref view=results -->\n<!-- /records -->\n", tmp_path)
+    printed = cli("results", "--out", tmp_path / "ref").output.strip("\n")
+    assert f"```\n$ aca-bench results --out ref\n{printed}\n```\n" in out
+    assert "mnist_patch / erm: alpha* 0.0631" in out  # one configuration: no hyperparameter varies
+
+
+def test_view_adaptive_puts_the_two_arms_side_by_side(tmp_path):
+    """A fixed arm of three alphas and an 'auto' arm that trained only alpha 0 and 0.1: model-epochs
+    (one per record without an epochs hyperparameter), the saving and whether alpha* agrees."""
+    _store(tmp_path / "fixed", {"0.1": [0.0, 0.5, 1.0]})
+    _store(tmp_path / "auto", {"0.1": [0.0, 0.5, 1.0]})
+    auto = tmp_path / "auto" / "records.jsonl"
+    kept = [ln for ln in auto.read_text().splitlines() if json.loads(ln)["alpha"] != 0.01]
+    auto.write_text("\n".join(kept) + "\n")
+    out = render("<!-- records: fixed,auto view=adaptive -->\n<!-- /records -->\n", tmp_path)
+    row = next(ln for ln in out.splitlines() if ln.startswith("| mnist_patch / erm |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1].startswith("9, 0.0631 ") and cells[2].startswith("6, ")  # 3 seeds x 3 or 2 alphas
+    assert cells[3] == "1.50x"
+    total = next(ln for ln in out.splitlines() if ln.startswith("| **all configurations**"))
+    assert "9 model-epochs, 9 s training" in total and "6 model-epochs, 6 s training" in total
+    with pytest.raises(BenchError, match="two stores"):
+        render("<!-- records: fixed view=adaptive -->\n<!-- /records -->\n", tmp_path)

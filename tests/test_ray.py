@@ -7,6 +7,7 @@ import time
 
 import pytest
 import torch
+from test_registry import CLIPPED_SGD, write_algorithm
 
 from aca_bench.benchmark.plan import Experiment
 from aca_bench.benchmark.store import Store
@@ -60,3 +61,20 @@ def test_a_worker_killed_mid_stack_is_retried(tmp_path):
     assert killed, "no Ray worker was found to kill"
     records, problems = store.read()
     assert res.written == 4 and len(records) == 4 and problems == []
+
+
+@pytest.mark.slow
+def test_a_plugin_algorithm_from_registry_trains_on_ray_as_it_does_locally(cli, tmp_path, monkeypatch):
+    """`--registry FOLDER --executor ray`: the workers import the plugin from the driver's registry source
+    (nothing in the environment) and write the records a local run writes."""
+    monkeypatch.setenv("ACA_BENCH_REGISTRY", "")
+    folder = write_algorithm(tmp_path / "plugins", "clipped_sgd", "clipped_sgd_impl", CLIPPED_SGD)
+    args = ("sweep", "--task", "mnist_patch", "--algorithm", "clipped_sgd", "--registry", folder)
+    args += ("--alphas", "0.05", "--seeds", "1", "--set", "epochs=1", "--set", "batch_size=500")
+    for name, extra in (("local", ()), ("ray", ("--executor", "ray"))):
+        result = cli(*args, *extra, "--device", "cpu", "--out", tmp_path / name)
+        assert result.exit_code == 0, result.output
+        assert "2 trained" in result.output  # clip 0.5 and 5.0 from the entry's grid
+    local, remote = Store(tmp_path / "local"), Store(tmp_path / "ray")
+    assert {r["algorithm"]["name"] for r in remote.read()[0]} == {"clipped_sgd"}
+    assert _metrics(local) == _metrics(remote)

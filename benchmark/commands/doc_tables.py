@@ -11,7 +11,9 @@ columns named, in order; `where=COLUMN:TEXT` keeps rows whose column contains TE
 the scaling tables of `aca_bench.benchmark.scaling.markdown` instead (`view=scaling-fits`: the fits
 alone); `view=against:KEY by=PARAM` with
 several comma-separated stores gives `against.markdown`, the stores side by side; `view=select
-by=A,B over=C,D [shared=B]` the picks of a selection suite, `select.markdown`) followed by one
+by=A,B over=C,D [shared=B]` the picks of a selection suite, `select.markdown`; `view=results` what
+`aca-bench results` prints, in a code block; `view=adaptive` with a fixed-grid store and an adaptive one,
+`perf_adaptive.markdown`) followed by one
 provenance line: how many records, the command, the commit, the device and the date they came from.
 """
 
@@ -24,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from aca_bench.benchmark.aggregate import critical_table, runs_frame
-from aca_bench.benchmark.commands import against, select
+from aca_bench.benchmark.commands import against, perf_adaptive, results, select
 from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.markdown import markdown_table
@@ -100,6 +102,18 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
         if problems or not stores[Path(folder).name]:
             raise BenchError(f"{folder}: {problems[0] if problems else 'no run records'}")
     records = [r for recs in stores.values() for r in recs]
+    target = float(opts.get("target", target))
+    if opts.get("view") == "results":  # what `aca-bench results` prints for the store
+        cur, crit = results.tables(records, target)
+        text = results.format_curves(cur) + "\n" + results.format_critical(crit)
+        return (
+            f"```\n$ aca-bench results --out {folders}\n{text.strip(chr(10))}\n```\n\n{provenance(records)}\n"
+        )
+    if opts.get("view") == "adaptive":  # aca-bench perf-adaptive's two stores, fixed grid and auto
+        if len(stores) != 2:
+            raise BenchError("view=adaptive takes two stores: the fixed grid's, then the adaptive one's")
+        fixed, auto = stores.values()
+        return perf_adaptive.markdown(fixed, auto, target) + "\n\n" + provenance(records) + "\n"
     if opts.get("view") == "select":  # a selection suite's picks (aca_bench.benchmark.commands.select)
         by, over = (
             tuple(opts.get("by", "target_epsilon").split(",")),
@@ -108,15 +122,13 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
         return select.markdown(records, by, over, opts.get("shared")) + "\n\n" + provenance(records) + "\n"
     if opts.get("view", "").startswith("against:"):  # alpha* against one hyperparameter, stores side by side
         key = opts["view"].partition(":")[2]
-        body = against.markdown(
-            stores, key, opts.get("by", "target_epsilon"), float(opts.get("target", target))
-        )
+        body = against.markdown(stores, key, opts.get("by", "target_epsilon"), target)
         return body + "\n\n" + provenance(records) + "\n"
     if opts.get("view") in ("scaling", "scaling-fits"):  # alpha* against n_train, the log-log fit
-        series = scaling_series(records, float(opts.get("target", target)))
+        series = scaling_series(records, target)
         body = markdown(series, fits_only=opts["view"] == "scaling-fits")
         return body + "\n\n" + provenance(records) + "\n"
-    crit = critical_table(runs_frame(records), float(opts.get("target", target)))
+    crit = critical_table(runs_frame(records), target)
     if "where" in opts:
         col, _, text = opts["where"].partition(":")
         crit = crit[crit[col].astype(str).str.contains(text, regex=False)]

@@ -14,48 +14,42 @@ from aca_bench.tasks.registry import get_task
 _STEPPING = {"auto": None, "vmapped": True, "in-turn": False}
 
 
+def _count(flag: str, default: int, help_text: str | None = None, least: int = 1):
+    """An integer option of at least `least`, its default shown."""
+    return click.option(
+        flag, default=default, show_default=True, type=click.IntRange(min=least), help=help_text
+    )
+
+
+def _choice(flag: str, default: str, choices, help_text: str):
+    """A choice among `choices` (their keys for a dict), its default shown."""
+    return click.option(
+        flag, default=default, show_default=True, type=click.Choice(list(choices)), help=help_text
+    )
+
+
 @click.command()
 @click.option("--task", default="mnist_patch", show_default=True)
-@click.option(
-    "--n-train",
-    default=4000,
-    show_default=True,
-    type=click.IntRange(min=64),
-    help="Training examples (the task's data tiled; 60000 for MNIST scale).",
-)
-@click.option(
-    "--stack", default=16, show_default=True, type=click.IntRange(min=1), help="Models in the stacked run."
-)
-@click.option(
-    "--naive-models",
-    default=2,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Models trained one at a time by the naive loop.",
-)
-@click.option("--epochs", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
+@_count("--n-train", 4000, "Training examples (the task's data tiled; 60000 for MNIST scale).", least=64)
+@_count("--stack", 16, "Models in the stacked run.")
+@_count("--naive-models", 2, "Models trained one at a time by the naive loop.")
+@_count("--epochs", 1)
+@_count("--batch-size", 64)
 @click.option("--algorithms", default="erm,dpsgd", show_default=True, help="Which of erm, dpsgd to time.")
-@click.option(
+@_choice(
     "--precision",
-    default="fp32",
-    show_default=True,
-    type=click.Choice(list(PRECISIONS)),
-    help="The stacked engine's precision (the naive loop stays fp32, as a researcher's loop would).",
+    "fp32",
+    PRECISIONS,
+    "The stacked engine's precision (the naive loop stays fp32, as a researcher's loop would).",
 )
-@click.option(
+@_choice(
     "--stepping",
-    default="auto",
-    show_default=True,
-    type=click.Choice(list(_STEPPING)),
-    help="How the engine steps its stack: as sweeps do on the device (auto), vmapped, or in turn.",
+    "auto",
+    _STEPPING,
+    "How the engine steps its stack: as sweeps do on the device (auto), vmapped, or in turn.",
 )
-@click.option(
-    "--repeats",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Times the paths take turns; each row shows its median (for a noisy, shared machine).",
+@_count(
+    "--repeats", 1, "Times the paths take turns; each row shows its median (for a noisy, shared machine)."
 )
 @click.option("--device", default="auto", show_default=True)
 @registry_env_option

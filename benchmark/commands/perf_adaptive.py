@@ -18,20 +18,21 @@ from aca_bench.benchmark.aggregate import critical_table, runs_frame
 from aca_bench.benchmark.commands.options import apply_sets, device_option, set_option
 from aca_bench.benchmark.environment import resolve_device
 from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.markdown import markdown_table
 from aca_bench.benchmark.plan import AUTO
 from aca_bench.benchmark.store import Store
 from aca_bench.benchmark.suite import load_suite, seeds_of
 from aca_bench.benchmark.sweep import config_key, run_sweep
 
 
-def _per_config(store: Store, target: float) -> dict[str, dict]:
-    """config key -> {label, cells, model_epochs, crit row} from a store."""
-    records = store.read()[0]
+def arm_rows(records: list[dict], target: float) -> dict[str, dict]:
+    """config key -> {label, cells, model_epochs, train_s, crit row} of one arm's records."""
     out: dict[str, dict] = {}
     for r in records:
-        row = out.setdefault(config_key(r), {"cells": 0, "model_epochs": 0})
+        row = out.setdefault(config_key(r), {"cells": 0, "model_epochs": 0, "train_s": 0.0})
         row["cells"] += 1
         row["model_epochs"] += int(r["algorithm"]["hparams"].get("epochs", 1))
+        row["train_s"] += float(r.get("wall_time_s", 0.0))
     crit = critical_table(runs_frame(records), target)
     for c in crit.itertuples():
         out[c.config_id].update(label=f"{c.task} / {c.config}", crit=c)
@@ -42,6 +43,56 @@ def _width(c) -> str:
     if c.alpha_star_low is None or c.alpha_star_high is None or not c.alpha_star:
         return "n/a"
     return f"{(c.alpha_star_high - c.alpha_star_low) / c.alpha_star:.2f}"
+
+
+def _inside(fixed, auto) -> str:
+    """Whether the adaptive alpha* lies inside the fixed grid's interval ('n/a' where either has none)."""
+    if auto.alpha_star is None or fixed.alpha_star_low is None or fixed.alpha_star_high is None:
+        return "n/a"
+    return "yes" if fixed.alpha_star_low <= auto.alpha_star <= fixed.alpha_star_high else "no"
+
+
+def markdown(fixed_records: list[dict], auto_records: list[dict], target: float) -> str:
+    """The two arms side by side per configuration (model-epochs, alpha* [95%], interval width relative to
+    alpha*), the saving, whether the adaptive alpha* is inside the fixed interval; then both arms' totals
+    with their summed training time."""
+    fixed, auto = arm_rows(fixed_records, target), arm_rows(auto_records, target)
+    rows = []
+    for key, f in fixed.items():
+        a = auto.get(key)
+        if a is None:
+            continue
+        fc, ac = f["crit"], a["crit"]
+        rows.append(
+            [
+                f["label"],
+                f"{f['model_epochs']}, {fc.alpha_star_text}, {_width(fc)}",
+                f"{a['model_epochs']}, {ac.alpha_star_text}, {_width(ac)}",
+                f"{f['model_epochs'] / max(a['model_epochs'], 1):.2f}x",
+                _inside(fc, ac),
+            ]
+        )
+    total = {
+        arm: [sum(r[k] for r in rs.values()) for k in ("model_epochs", "train_s")]
+        for arm, rs in (("fixed", fixed), ("auto", auto))
+    }
+    rows.append(
+        [
+            "**all configurations**",
+            f"{total['fixed'][0]} model-epochs, {total['fixed'][1]:.0f} s training",
+            f"{total['auto'][0]} model-epochs, {total['auto'][1]:.0f} s training",
+            f"{total['fixed'][0] / max(total['auto'][0], 1):.2f}x",
+            "",
+        ]
+    )
+    heads = [
+        "configuration",
+        "fixed grid: model-epochs, alpha* [95%], width",
+        "auto: model-epochs, alpha* [95%], width",
+        "model-epochs saved",
+        "auto alpha* inside fixed interval",
+    ]
+    return markdown_table(heads, rows)
 
 
 @click.command("perf-adaptive")
@@ -79,7 +130,7 @@ def command(suite, only, seeds, alpha_range, rel_width, max_rounds, sets, out, d
     for arm, experiments in (("fixed", exps), ("auto", auto)):
         store = Store(Path(out) / arm)
         result = run_sweep(experiments, store, dev, desc=f"{s.name} {arm}", target=s.target)
-        arms[arm] = (result, _per_config(store, s.target))
+        arms[arm] = (result, arm_rows(store.read()[0], s.target))
     click.echo(f"suite {s.name} on {dev.type}; target S >= {s.target:g}; seeds {exps[0].seeds}")
     click.echo(
         f"{'configuration':<44} {'arm':<6} {'cells':>5} {'model-epochs':>12} "

@@ -17,6 +17,11 @@ def _tables(out: str, target: float):
         click.echo(f"warning: {p}", err=True)
     if not records:
         raise BenchError(f"no intact run records in '{out}'")
+    return tables(records, target)
+
+
+def tables(records: list[dict], target: float):
+    """(S(alpha) per cell, alpha* per configuration) of `records`: the frames `format_*` print."""
     runs = runs_frame(records)
     return curves(runs), critical_table(runs, target)
 
@@ -51,8 +56,7 @@ def members_text(r) -> str:
 
 def format_critical(crit) -> str:
     lines = [
-        f"\nalpha* at S >= {crit['target'].iloc[0]:g} (95% bootstrap interval over seeds, from 3 seeds; "
-        "S net = S minus the model's y* rate on the same points without the signal)"
+        f"\nalpha* at S >= {crit['target'].iloc[0]:g} (95% bootstrap interval over seeds, none below 3 seeds)"
     ]
     for r in crit.itertuples():
         s0 = "n/a" if r.success_at_0 is None else f"{r.success_at_0:.3f}"
