@@ -198,3 +198,42 @@ def _mapping(value: Any, where: str) -> dict:
     if bad:
         raise BenchError(f"{where}: {bad[0]!r}: a parameter name must be text")
     return dict(value)
+
+
+def with_alphas(
+    experiments: tuple[Experiment, ...] | list[Experiment],
+    alphas: tuple[float, ...] | str,
+    alpha_range: tuple[float, float] | None = None,
+    search: Search | None = None,
+) -> tuple[Experiment, ...]:
+    """The experiments with their alphas replaced: by a grid, or by AUTO, each then searching
+    `alpha_range` or, without one, its own grid's range (smallest positive alpha to largest), with
+    `search`'s rel_width and max_rounds. An experiment already `auto` keeps its range."""
+    out = []
+    for e in experiments:
+        if alphas != AUTO:
+            out.append(replace(e, alphas=tuple(alphas)))
+            continue
+        s = search or Search()
+        if alpha_range is not None:
+            lo_hi = alpha_range
+        elif e.search is not None:
+            lo_hi = e.alpha_range
+        else:
+            grid = [a for a in e.alphas if a > 0]
+            if len(grid) < 2:
+                raise BenchError(
+                    f"experiment '{e.name}': --alphas auto needs two positive alphas in its grid"
+                )
+            lo_hi = (min(grid), max(grid))
+        checked = check_search(list(lo_hi), s.rel_width, s.max_rounds, where="--")
+        out.append(
+            replace(
+                e,
+                alphas=AUTO,
+                alpha_range=checked.alpha_range,
+                rel_width=checked.rel_width,
+                max_rounds=checked.max_rounds,
+            )
+        )
+    return tuple(out)

@@ -11,6 +11,13 @@ import yaml
 
 from aca_bench.algorithms import registry
 from aca_bench.algorithms.cards import active_source, use
+from aca_bench.benchmark.adaptive import (
+    DEFAULT_MAX_ROUNDS,
+    DEFAULT_RANGE,
+    DEFAULT_REL_WIDTH,
+    Search,
+    check_search,
+)
 from aca_bench.benchmark.collective import check_alpha
 from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
@@ -245,3 +252,41 @@ def _route(key: str, name: str, task: str, algorithm: str) -> str | None:
             f"--set {key}: both the task and the algorithm declare it; write task.{name} or algorithm.{name}"
         )
     return "task" if in_task else "algorithm" if in_algo else None
+
+
+def search_options(range_default: str | None):
+    """--alpha-range, --rel-width and --max-rounds: how `--alphas auto` searches. A `range_default` of
+    None leaves each experiment its own grid's range."""
+
+    def wrap(f):
+        f = click.option(
+            "--max-rounds",
+            default=DEFAULT_MAX_ROUNDS,
+            show_default=True,
+            type=int,
+            help="With --alphas auto: at most this many rounds.",
+        )(f)
+        f = click.option(
+            "--rel-width",
+            default=DEFAULT_REL_WIDTH,
+            show_default=True,
+            type=float,
+            help="With --alphas auto: stop when alpha*'s interval is narrower than this times alpha*.",
+        )(f)
+        return click.option(
+            "--alpha-range",
+            default=range_default,
+            show_default=range_default is not None,
+            metavar="LO,HI",
+            help="With --alphas auto: the alphas searched"
+            + ("." if range_default else " [default: each experiment's grid, smallest positive to largest]."),
+        )(f)
+
+    return wrap
+
+
+def parse_search(alpha_range: str | None, rel_width: float, max_rounds: int) -> tuple[tuple | None, Search]:
+    """(--alpha-range as numbers or None, the Search of --rel-width and --max-rounds), each checked."""
+    lo_hi = None if alpha_range is None else parse_list(alpha_range, "--alpha-range", float, "numbers LO,HI")
+    search = check_search(list(lo_hi or DEFAULT_RANGE), rel_width, max_rounds, where="--")
+    return (None if lo_hi is None else search.alpha_range), search

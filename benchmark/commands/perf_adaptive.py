@@ -3,8 +3,9 @@
 Both arms train in one run on this device at the same seeds and hyperparameters, each into its own
 store under --out (fixed/, auto/), so neither reuses the other's cells. The adaptive arm searches the
 fixed grid's own range (its smallest positive alpha to its largest) unless --alpha-range is given.
-Per configuration it prints model-epochs spent, alpha* and the relative width of its interval for
-each arm; per arm the training wall time.
+It prints `markdown`'s table: per configuration both arms' model-epochs, alpha* and the width of its
+interval relative to alpha*; per arm the summed training time of its records. `aca-bench docs render`
+renders the same table from the two stores (`view=adaptive`).
 """
 
 from dataclasses import replace
@@ -13,15 +14,20 @@ from pathlib import Path
 import click
 import yaml
 
-from aca_bench.benchmark.adaptive import DEFAULT_MAX_ROUNDS, DEFAULT_REL_WIDTH, check_search
 from aca_bench.benchmark.aggregate import critical_table, runs_frame
-from aca_bench.benchmark.commands.options import apply_sets, device_option, set_option
+from aca_bench.benchmark.commands.options import (
+    apply_sets,
+    device_option,
+    parse_search,
+    search_options,
+    set_option,
+)
 from aca_bench.benchmark.environment import resolve_device
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.markdown import markdown_table
 from aca_bench.benchmark.plan import AUTO
 from aca_bench.benchmark.store import Store
-from aca_bench.benchmark.suite import load_suite, seeds_of
+from aca_bench.benchmark.suite import load_suite, seeds_of, with_alphas
 from aca_bench.benchmark.sweep import config_key, run_sweep
 
 
@@ -45,11 +51,15 @@ def _width(c) -> str:
     return f"{(c.alpha_star_high - c.alpha_star_low) / c.alpha_star:.2f}"
 
 
-def _inside(fixed, auto) -> str:
-    """Whether the adaptive alpha* lies inside the fixed grid's interval ('n/a' where either has none)."""
-    if auto.alpha_star is None or fixed.alpha_star_low is None or fixed.alpha_star_high is None:
+def _agreement(fixed, auto) -> str:
+    """Whether the adaptive alpha* lies inside the fixed grid's interval, and whether the two intervals
+    overlap ('n/a' where either has none)."""
+    bounds = (fixed.alpha_star_low, fixed.alpha_star_high, auto.alpha_star_low, auto.alpha_star_high)
+    if auto.alpha_star is None or any(b is None or b != b for b in bounds):
         return "n/a"
-    return "yes" if fixed.alpha_star_low <= auto.alpha_star <= fixed.alpha_star_high else "no"
+    inside = fixed.alpha_star_low <= auto.alpha_star <= fixed.alpha_star_high
+    overlap = auto.alpha_star_low <= fixed.alpha_star_high and fixed.alpha_star_low <= auto.alpha_star_high
+    return f"{'yes' if inside else 'no'}; {'yes' if overlap else 'no'}"
 
 
 def markdown(fixed_records: list[dict], auto_records: list[dict], target: float) -> str:
@@ -69,7 +79,7 @@ def markdown(fixed_records: list[dict], auto_records: list[dict], target: float)
                 f"{f['model_epochs']}, {fc.alpha_star_text}, {_width(fc)}",
                 f"{a['model_epochs']}, {ac.alpha_star_text}, {_width(ac)}",
                 f"{f['model_epochs'] / max(a['model_epochs'], 1):.2f}x",
-                _inside(fc, ac),
+                _agreement(fc, ac),
             ]
         )
     total = {
@@ -90,7 +100,7 @@ def markdown(fixed_records: list[dict], auto_records: list[dict], target: float)
         "fixed grid: model-epochs, alpha* [95%], width",
         "auto: model-epochs, alpha* [95%], width",
         "model-epochs saved",
-        "auto alpha* inside fixed interval",
+        "auto alpha* inside fixed interval; intervals overlap",
     ]
     return markdown_table(heads, rows)
 
@@ -99,9 +109,7 @@ def markdown(fixed_records: list[dict], auto_records: list[dict], target: float)
 @click.argument("suite")
 @click.option("--experiment", "only", multiple=True, metavar="NAME", help="Only these experiments.")
 @click.option("--seeds", default=None, help="Seeds for every experiment (a count or a YAML list).")
-@click.option("--alpha-range", default=None, metavar="LO,HI", help="Adaptive range [default: the grid's].")
-@click.option("--rel-width", default=DEFAULT_REL_WIDTH, show_default=True, type=float)
-@click.option("--max-rounds", default=DEFAULT_MAX_ROUNDS, show_default=True, type=int)
+@search_options(None)
 @set_option
 @click.option("--out", default="perf-adaptive", show_default=True, type=click.Path(file_okay=False))
 @device_option
@@ -118,41 +126,18 @@ def command(suite, only, seeds, alpha_range, rel_width, max_rounds, sets, out, d
         exps = [replace(e, seeds=seeds_of(yaml.safe_load(seeds), "--seeds")) for e in exps]
     if any(e.search is not None for e in exps):
         raise BenchError("perf-adaptive compares a fixed grid with auto: give a suite with fixed alphas")
-    auto = []
-    for e in exps:
-        grid = [a for a in e.alphas if a > 0]
-        lo_hi = [float(x) for x in alpha_range.split(",")] if alpha_range else [min(grid), max(grid)]
-        search = check_search(lo_hi, rel_width, max_rounds, where="--")
-        auto.append(replace(e, alphas=AUTO, alpha_range=search.alpha_range, rel_width=search.rel_width))
-        auto[-1] = replace(auto[-1], max_rounds=search.max_rounds)
+    lo_hi, search = parse_search(alpha_range, rel_width, max_rounds)
+    auto = with_alphas(exps, AUTO, lo_hi, search)
     dev = resolve_device(device)
-    arms = {}
+    records = {}
     for arm, experiments in (("fixed", exps), ("auto", auto)):
         store = Store(Path(out) / arm)
         result = run_sweep(experiments, store, dev, desc=f"{s.name} {arm}", target=s.target)
-        arms[arm] = (result, arm_rows(store.read()[0], s.target))
-    click.echo(f"suite {s.name} on {dev.type}; target S >= {s.target:g}; seeds {exps[0].seeds}")
-    click.echo(
-        f"{'configuration':<44} {'arm':<6} {'cells':>5} {'model-epochs':>12} "
-        f"{'alpha* [95% interval]':<32} {'width':>6}"
-    )
-    fixed_rows, auto_rows = arms["fixed"][1], arms["auto"][1]
-    for key, f in fixed_rows.items():
-        for arm, row in (("fixed", f), ("auto", auto_rows.get(key))):
-            if row is None:
-                continue
-            c = row["crit"]
-            click.echo(
-                f"{f['label']:<44} {arm:<6} {row['cells']:>5} {row['model_epochs']:>12} "
-                f"{c.alpha_star_text:<32} {_width(c):>6}"
-            )
-    for arm in ("fixed", "auto"):
-        result, rows = arms[arm]
-        epochs = sum(r["model_epochs"] for r in rows.values())
+        records[arm] = store.read()[0]
         click.echo(
-            f"{arm}: {epochs} model-epochs, {result.written} cells trained in {result.seconds:.1f} s "
-            f"({result.skipped} already in {Path(out) / arm})"
+            f"{arm}: {result.written} cells trained in {result.seconds:.1f} s "
+            f"({result.skipped} already in {store.root})",
+            err=True,
         )
-    fe = sum(r["model_epochs"] for r in fixed_rows.values())
-    ae = sum(r["model_epochs"] for r in auto_rows.values())
-    click.echo(f"fixed / auto model-epochs: {fe / max(ae, 1):.2f}x")
+    click.echo(f"suite {s.name} on {dev.type}; target S >= {s.target:g}; seeds {exps[0].seeds}")
+    click.echo(markdown(records["fixed"], records["auto"], s.target))

@@ -10,13 +10,16 @@ from aca_bench.benchmark.commands.options import (
     device_option,
     executor_options,
     out_option,
+    parse_alphas,
+    parse_search,
     registry_env_option,
+    search_options,
     set_option,
     stack_options,
 )
 from aca_bench.benchmark.commands.results import checked_store, report_sweep
 from aca_bench.benchmark.environment import resolve_device
-from aca_bench.benchmark.suite import load_suite, with_algorithms
+from aca_bench.benchmark.suite import load_suite, with_algorithms, with_alphas
 from aca_bench.benchmark.sweep import run_sweep
 
 
@@ -32,6 +35,13 @@ from aca_bench.benchmark.sweep import run_sweep
     "of the suite's own; repeatable.",
 )
 @set_option
+@click.option(
+    "--alphas",
+    default=None,
+    help="Every experiment's alphas: comma-separated fractions in [0, 1], or 'auto': placed round by "
+    "round (over each experiment's grid unless --alpha-range) until alpha* is known to --rel-width.",
+)
+@search_options(None)
 @registry_env_option
 @out_option
 @device_option
@@ -42,6 +52,10 @@ def command(
     max_stack,
     algorithms,
     sets,
+    alphas,
+    alpha_range,
+    rel_width,
+    max_rounds,
     out,
     device,
     executor: ExecutorFlags,
@@ -52,6 +66,9 @@ def command(
         s = with_algorithms(s, algorithms)
     if sets:
         s = replace(s, experiments=apply_sets(s.experiments, sets))
+    if alphas is not None:
+        lo_hi, search = parse_search(alpha_range, rel_width, max_rounds)
+        s = replace(s, experiments=with_alphas(s.experiments, parse_alphas(alphas), lo_hi, search))
     dev = resolve_device(device)
     click.echo(f"suite '{s.name}': {len(s.experiments)} experiment(s) on {dev.type}", err=True)
     store = checked_store(out)

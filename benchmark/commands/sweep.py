@@ -2,16 +2,17 @@
 
 import click
 
-from aca_bench.benchmark.adaptive import DEFAULT_MAX_ROUNDS, DEFAULT_RANGE, DEFAULT_REL_WIDTH, check_search
+from aca_bench.benchmark.adaptive import DEFAULT_RANGE
 from aca_bench.benchmark.commands.options import (
     ExecutorFlags,
     device_option,
     executor_options,
     out_option,
     parse_alphas,
-    parse_list,
+    parse_search,
     parse_sets,
     registry_env_option,
+    search_options,
     set_option,
     stack_options,
     target_option,
@@ -32,23 +33,7 @@ from aca_bench.benchmark.sweep import run_sweep
     help="Comma-separated collective fractions in [0, 1] (0 is always added), or 'auto': placed round "
     "by round until alpha* is known to --rel-width.",
 )
-@click.option(
-    "--alpha-range",
-    default=",".join(f"{a:g}" for a in DEFAULT_RANGE),
-    show_default=True,
-    metavar="LO,HI",
-    help="With --alphas auto: the alphas searched.",
-)
-@click.option(
-    "--rel-width",
-    default=DEFAULT_REL_WIDTH,
-    show_default=True,
-    type=float,
-    help="With --alphas auto: stop when alpha*'s interval is narrower than this times alpha*.",
-)
-@click.option(
-    "--max-rounds", default=DEFAULT_MAX_ROUNDS, show_default=True, type=int, help="With --alphas auto."
-)
+@search_options(",".join(f"{a:g}" for a in DEFAULT_RANGE))
 @click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1), help="Seeds 0..N-1.")
 @set_option
 @registry_env_option
@@ -78,8 +63,7 @@ def command(
     grid = parse_alphas(alphas)
     search = {}
     if grid == AUTO:
-        lo_hi = list(parse_list(alpha_range, "--alpha-range", float, "numbers LO,HI"))
-        s = check_search(lo_hi, rel_width, max_rounds, where="--")
+        _, s = parse_search(alpha_range, rel_width, max_rounds)
         search = {"alpha_range": s.alpha_range, "rel_width": s.rel_width, "max_rounds": s.max_rounds}
     exp = Experiment(
         f"{task}-{algorithm}", task, algorithm, grid, tuple(range(seeds)), task_params, hparams, **search
