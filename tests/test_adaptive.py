@@ -15,7 +15,7 @@ from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.executors import local
 from aca_bench.benchmark.plan import AUTO, Experiment
 from aca_bench.benchmark.store import Store
-from aca_bench.benchmark.suite import parse_suite
+from aca_bench.benchmark.suite import parse_suite, with_alphas
 from aca_bench.benchmark.sweep import run_sweep
 
 SEEDS = (0, 1, 2, 3, 4)
@@ -270,10 +270,51 @@ def test_suite_auto_fields_parse_and_bad_ones_are_one_line():
         (("--max-rounds", "0"), "--max_rounds: must be a positive int"),
     ],
 )
-def test_cli_auto_options_are_checked_in_one_line(cli, tmp_path, args, fragment):
-    result = cli("sweep", "--task", "mnist_patch", "--algorithm", "erm", "--alphas", "auto", *args)
+@pytest.mark.parametrize(
+    "command",
+    [("sweep", "--task", "mnist_patch", "--algorithm", "erm"), ("run", "quick")],
+    ids=["sweep", "run"],
+)
+def test_cli_auto_options_are_checked_in_one_line(cli, tmp_path, command, args, fragment):
+    result = cli(*command, "--alphas", "auto", *args, "--out", tmp_path)
     assert result.exit_code != 0 and fragment in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "records.jsonl").exists()
+
+
+def test_with_alphas_searches_each_grid_range_or_the_range_given():
+    grid = Experiment("e", "mnist_patch", "erm", (0, 0.002, 0.05, 0.01), (0, 1), {}, {})
+    searched = with_alphas([grid], AUTO, search=Search(rel_width=0.3, max_rounds=4))[0]
+    assert searched.alphas == AUTO and searched.search == Search((0.002, 0.05), 0.3, 4)
+    assert with_alphas([grid], AUTO, (0.01, 0.2))[0].search == Search((0.01, 0.2))
+    already = with_alphas([grid], AUTO, (0.01, 0.2))
+    assert with_alphas(already, AUTO)[0].alpha_range == (0.01, 0.2)  # an auto experiment keeps its range
+    assert with_alphas([grid], (0.0, 0.1))[0].alphas == (0.0, 0.1) and grid.search is None
+    with pytest.raises(BenchError, match="experiment 'e': --alphas auto needs two positive alphas"):
+        with_alphas([Experiment("e", "mnist_patch", "erm", (0, 0.01), (0,), {}, {})], AUTO)
+
+
+def test_run_alphas_auto_trains_the_cells_perf_adaptive_trains(monkeypatch, tmp_path, cli):
+    """`run SUITE --alphas auto` and perf-adaptive's auto arm hand the sweep the same experiments."""
+    from aca_bench.benchmark.commands import perf_adaptive, run
+    from aca_bench.benchmark.sweep import SweepResult
+
+    searched = []
+
+    def fake_sweep(experiments, *args, **kwargs):
+        if experiments[0].search is None:  # perf-adaptive's fixed arm
+            return SweepResult(0, 0, 0)
+        searched.append(tuple(experiments))
+        raise BenchError("stop before training")
+
+    monkeypatch.setattr(run, "run_sweep", fake_sweep)
+    monkeypatch.setattr(perf_adaptive, "run_sweep", fake_sweep)
+    assert (
+        "stop before training" in cli("run", "standard", "--alphas", "auto", "--out", tmp_path / "r").output
+    )
+    assert "stop before training" in cli("perf-adaptive", "standard", "--out", tmp_path / "p").output
+    from_run, from_perf = searched
+    assert from_run == from_perf and len(from_run) == 8 and all(e.search is not None for e in from_run)
 
 
 def test_real_auto_sweep_on_tiny_digits_finds_alpha_star_and_reruns_to_the_same_alphas(
