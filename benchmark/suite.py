@@ -208,17 +208,19 @@ def with_alphas(
 ) -> tuple[Experiment, ...]:
     """The experiments with their alphas replaced: by a grid, or by AUTO, each then searching
     `alpha_range` or, without one, its own grid's range (smallest positive alpha to largest), with
-    `search`'s rel_width and max_rounds. An experiment already `auto` keeps its range."""
+    `search`'s rel_width and max_rounds. An experiment already `auto` keeps its own search unless
+    `alpha_range` is given."""
     out = []
     for e in experiments:
         if alphas != AUTO:
             out.append(replace(e, alphas=tuple(alphas)))
             continue
+        if e.search is not None and alpha_range is None:
+            out.append(e)
+            continue
         s = search or Search()
         if alpha_range is not None:
             lo_hi = alpha_range
-        elif e.search is not None:
-            lo_hi = e.alpha_range
         else:
             grid = [a for a in e.alphas if a > 0]
             if len(grid) < 2:

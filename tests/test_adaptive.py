@@ -287,8 +287,8 @@ def test_with_alphas_searches_each_grid_range_or_the_range_given():
     searched = with_alphas([grid], AUTO, search=Search(rel_width=0.3, max_rounds=4))[0]
     assert searched.alphas == AUTO and searched.search == Search((0.002, 0.05), 0.3, 4)
     assert with_alphas([grid], AUTO, (0.01, 0.2))[0].search == Search((0.01, 0.2))
-    already = with_alphas([grid], AUTO, (0.01, 0.2))
-    assert with_alphas(already, AUTO)[0].alpha_range == (0.01, 0.2)  # an auto experiment keeps its range
+    already = with_alphas([grid], AUTO, (0.01, 0.2), Search(rel_width=0.3))
+    assert with_alphas(already, AUTO, search=Search()) == already  # an auto experiment keeps its search
     assert with_alphas([grid], (0.0, 0.1))[0].alphas == (0.0, 0.1) and grid.search is None
     with pytest.raises(BenchError, match="experiment 'e': --alphas auto needs two positive alphas"):
         with_alphas([Experiment("e", "mnist_patch", "erm", (0, 0.01), (0,), {}, {})], AUTO)

@@ -108,18 +108,22 @@ def test_view_results_is_what_aca_bench_results_prints(tmp_path, cli):
 
 def test_view_adaptive_puts_the_two_arms_side_by_side(tmp_path):
     """A fixed arm of three alphas and an 'auto' arm that trained only alpha 0 and 0.1: model-epochs
-    (one per record without an epochs hyperparameter), the saving and whether alpha* agrees."""
-    _store(tmp_path / "fixed", {"0.1": [0.0, 0.5, 1.0]})
+    (one per record without an epochs hyperparameter) and the saving; no agreement verdict beside a
+    bound; a
+    configuration only the fixed arm ran (lr 0.2) counts in neither total."""
+    _store(tmp_path / "fixed", {"0.1": [0.0, 0.5, 1.0], "0.2": [0.0, 0.0, 0.0]})
     _store(tmp_path / "auto", {"0.1": [0.0, 0.5, 1.0]})
     auto = tmp_path / "auto" / "records.jsonl"
     kept = [ln for ln in auto.read_text().splitlines() if json.loads(ln)["alpha"] != 0.01]
     auto.write_text("\n".join(kept) + "\n")
     out = render("<!-- records: fixed,auto view=adaptive -->\n<!-- /records -->\n", tmp_path)
-    row = next(ln for ln in out.splitlines() if ln.startswith("| mnist_patch / erm |"))
-    cells = [c.strip() for c in row.strip("|").split("|")]
+    rows = [ln for ln in out.splitlines() if ln.startswith("| mnist_patch /")]
+    assert len(rows) == 1 and rows[0].startswith("| mnist_patch / erm(lr=0.1) |")
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert cells[1].startswith("9, 0.0631 ") and cells[2].startswith("6, ")  # 3 seeds x 3 or 2 alphas
     assert cells[3] == "1.50x"
-    total = next(ln for ln in out.splitlines() if ln.startswith("| **all configurations**"))
+    assert cells[2].startswith("6, <= 0.1") and cells[4] == "n/a"  # a bound is not compared
+    total = next(ln for ln in out.splitlines() if ln.startswith("| **all configurations in both**"))
     assert "9 model-epochs, 9 s training" in total and "6 model-epochs, 6 s training" in total
     with pytest.raises(BenchError, match="two stores"):
         render("<!-- records: fixed view=adaptive -->\n<!-- /records -->\n", tmp_path)

@@ -104,11 +104,13 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
     records = [r for recs in stores.values() for r in recs]
     target = float(opts.get("target", target))
     if opts.get("view") == "results":  # what `aca-bench results` prints for the store
+        if len(stores) != 1:
+            raise BenchError("view=results takes one store")
         cur, crit = results.tables(records, target)
         text = results.format_curves(cur) + "\n" + results.format_critical(crit)
-        return (
-            f"```\n$ aca-bench results --out {folders}\n{text.strip(chr(10))}\n```\n\n{provenance(records)}\n"
-        )
+        flag = f" --target {target:g}" if "target" in opts else ""
+        block = f"```\n$ aca-bench results --out {folders}{flag}\n{text.strip(chr(10))}\n```"
+        return f"{block}\n\n{provenance(records)}\n"
     if opts.get("view") == "adaptive":  # aca-bench perf-adaptive's two stores, fixed grid and auto
         if len(stores) != 2:
             raise BenchError("view=adaptive takes two stores: the fixed grid's, then the adaptive one's")

@@ -22,6 +22,7 @@ from aca_bench.benchmark.commands.options import (
     search_options,
     set_option,
 )
+from aca_bench.benchmark.critical import REACHED
 from aca_bench.benchmark.environment import resolve_device
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.markdown import markdown_table
@@ -45,17 +46,30 @@ def arm_rows(records: list[dict], target: float) -> dict[str, dict]:
     return out
 
 
+def _missing(v) -> bool:
+    """None or NaN (a frame turns a missing bound into NaN beside a column of numbers)."""
+    return v is None or v != v
+
+
 def _width(c) -> str:
-    if c.alpha_star_low is None or c.alpha_star_high is None or not c.alpha_star:
+    """The interval's width relative to alpha*, or 'n/a' where either is missing."""
+    if (
+        _missing(c.alpha_star_low)
+        or _missing(c.alpha_star_high)
+        or _missing(c.alpha_star)
+        or not c.alpha_star
+    ):
         return "n/a"
     return f"{(c.alpha_star_high - c.alpha_star_low) / c.alpha_star:.2f}"
 
 
 def _agreement(fixed, auto) -> str:
     """Whether the adaptive alpha* lies inside the fixed grid's interval, and whether the two intervals
-    overlap ('n/a' where either has none)."""
+    overlap ('n/a' where either arm has no interval or only a bound, `<=` or not reached)."""
     bounds = (fixed.alpha_star_low, fixed.alpha_star_high, auto.alpha_star_low, auto.alpha_star_high)
-    if auto.alpha_star is None or any(b is None or b != b for b in bounds):
+    if fixed.status != REACHED or auto.status != REACHED:
+        return "n/a"
+    if _missing(auto.alpha_star) or any(_missing(b) for b in bounds):
         return "n/a"
     inside = fixed.alpha_star_low <= auto.alpha_star <= fixed.alpha_star_high
     overlap = auto.alpha_star_low <= fixed.alpha_star_high and fixed.alpha_star_low <= auto.alpha_star_high
@@ -82,13 +96,14 @@ def markdown(fixed_records: list[dict], auto_records: list[dict], target: float)
                 _agreement(fc, ac),
             ]
         )
+    shared = [key for key in fixed if key in auto]  # a configuration in one arm only is left out
     total = {
-        arm: [sum(r[k] for r in rs.values()) for k in ("model_epochs", "train_s")]
+        arm: [sum(rs[key][k] for key in shared) for k in ("model_epochs", "train_s")]
         for arm, rs in (("fixed", fixed), ("auto", auto))
     }
     rows.append(
         [
-            "**all configurations**",
+            "**all configurations in both**",
             f"{total['fixed'][0]} model-epochs, {total['fixed'][1]:.0f} s training",
             f"{total['auto'][0]} model-epochs, {total['auto'][1]:.0f} s training",
             f"{total['fixed'][0] / max(total['auto'][0], 1):.2f}x",
