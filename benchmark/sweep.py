@@ -2,6 +2,7 @@
 searches (`alphas: auto`) run as rounds of such passes until each configuration's alpha* is known."""
 
 import itertools
+import math
 import time
 from dataclasses import dataclass, field, replace
 
@@ -11,6 +12,7 @@ from aca_bench.benchmark import adaptive, sizing
 from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.executors.local import run_local
+from aca_bench.benchmark.executors.pool import run_pool
 from aca_bench.benchmark.plan import Cell, Experiment, canonical, configurations, expand, group_cells
 from aca_bench.benchmark.preflight import check_cells
 from aca_bench.benchmark.store import Store
@@ -22,6 +24,19 @@ from aca_bench.benchmark.store import Store
 DEFAULT_MAX_STACK = {"cuda": 64, "cpu": 16}
 
 
+def _spread(width, workers: int):
+    """The stack width for `workers` processes: a group is cut into at least `workers` stacks of near
+    equal size (no wider than `width`), so one large group keeps every worker busy."""
+    if workers <= 1:
+        return width
+
+    def fitted(members: list[Cell]) -> int:
+        limit = width(members) if callable(width) else width
+        return max(1, min(limit, math.ceil(len(members) / workers)))
+
+    return fitted
+
+
 def default_max_stack(device: torch.device) -> int:
     """The stack width a sweep uses on `device` when --max-stack is not given and nothing is fitted."""
     return DEFAULT_MAX_STACK.get(device.type, DEFAULT_MAX_STACK["cpu"])
@@ -29,12 +44,14 @@ def default_max_stack(device: torch.device) -> int:
 
 @dataclass(frozen=True)
 class ExecutorChoice:
-    """Where stacks run: `local` (this process) or `ray` (a cluster at `address`, or a local Ray)."""
+    """Where stacks run: `local` (this process, or `workers` processes of this machine) or `ray` (a
+    cluster at `address`, or a local Ray)."""
 
     kind: str = "local"
     address: str | None = None
     gpus_per_stack: float | None = None
     options: dict = field(default_factory=dict)
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -136,6 +153,8 @@ def run_sweep(
         old = {r["run_id"] for r in store.read()[0] if config_key(r) in keys}
         store.forget({c.run_id for c in fixed} | old)
     executor = executor or ExecutorChoice()
+    if executor.workers > 1 and (executor.kind != "local" or device.type != "cpu"):
+        raise BenchError("--workers runs local stacks in parallel on a CPU; a GPU or Ray sets its own")
     width = max_stack or default_max_stack(device)
     if max_stack is None and device.type == "cuda" and executor.kind == "local":
         width = sizing.fitted_width(device, floor=width)
@@ -158,7 +177,7 @@ def run_sweep(
         if set(todo) == last:
             raise BenchError(f"{len(todo)} cells were trained but left no records; stopping the search")
         last = set(todo)
-        stacks = group_cells(list(todo.values()), width)
+        stacks = group_cells(list(todo.values()), _spread(width, executor.workers))
         start = time.perf_counter()
         label = desc if not searches else f"{desc} round {turn}"
         if executor.kind == "ray":
@@ -166,6 +185,8 @@ def run_sweep(
 
             ex = executor
             written += run_ray(stacks, store, device, ex.address, ex.gpus_per_stack, desc=label, **ex.options)
+        elif executor.workers > 1:
+            written += run_pool(stacks, store, device, executor.workers, desc=label)
         else:
             written += run_local(stacks, store, device, desc=label)
         seconds += time.perf_counter() - start

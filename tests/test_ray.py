@@ -46,7 +46,7 @@ def test_a_worker_killed_mid_stack_is_retried(tmp_path):
     def kill_first_worker():
         deadline = time.time() + 120
         while time.time() < deadline and not killed:
-            out = subprocess.run(["pgrep", "-f", "ray::_train_remote"], capture_output=True, text=True)
+            out = subprocess.run(["pgrep", "-f", "ray::train_fields"], capture_output=True, text=True)
             pids = out.stdout.split()
             if pids:
                 time.sleep(1.0)  # let it get into training

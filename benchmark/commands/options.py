@@ -147,11 +147,12 @@ def stack_options(f):
 
 @dataclass(frozen=True)
 class ExecutorFlags:
-    """--executor, --ray-address and --ray-gpus-per-stack as given (None where not given)."""
+    """--executor, --ray-address, --ray-gpus-per-stack and --workers as given (None where not given)."""
 
     kind: str | None = None
     address: str | None = None
     gpus_per_stack: float | None = None
+    workers: int | None = None
 
     def choice(self, suite_default: dict | None = None) -> ExecutorChoice:
         """The executor these flags name, falling back to a suite's `executor` block, then to local."""
@@ -160,16 +161,26 @@ class ExecutorFlags:
             self.kind or base.get("kind", "local"),
             self.address or base.get("address"),
             self.gpus_per_stack if self.gpus_per_stack is not None else base.get("gpus_per_stack"),
+            workers=self.workers or 1,
         )
 
 
 def executor_options(f):
-    """--executor, --ray-address, --ray-gpus-per-stack, passed to the command as one `executor`
-    (`ExecutorFlags`)."""
+    """--executor, --ray-address, --ray-gpus-per-stack, --workers, passed to the command as one
+    `executor` (`ExecutorFlags`)."""
 
     @functools.wraps(f)
-    def command(*args, executor, ray_address, ray_gpus_per_stack, **kwargs):
-        return f(*args, executor=ExecutorFlags(executor, ray_address, ray_gpus_per_stack), **kwargs)
+    def command(*args, executor, ray_address, ray_gpus_per_stack, workers, **kwargs):
+        flags = ExecutorFlags(executor, ray_address, ray_gpus_per_stack, workers)
+        return f(*args, executor=flags, **kwargs)
+
+    command = click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        help="On a CPU: train stacks in this many processes, this process's torch threads divided "
+        "among them (2 one-thread processes outrun one two-thread process).  [default: 1]",
+    )(command)
 
     command = click.option(
         "--ray-gpus-per-stack",

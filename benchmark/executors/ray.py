@@ -7,34 +7,16 @@ at once, so another driver on the same results folder can take the rest. Workers
 driver's torch thread count, so a cell's record is bitwise the one a local run on that device gives.
 """
 
-import time
-from dataclasses import fields
-
 import torch
 
-from aca_bench.algorithms.cards import RegistrySource, active_source, use
+from aca_bench.algorithms.cards import active_source
 from aca_bench.benchmark.errors import BenchError
-from aca_bench.benchmark.executors.local import POLL_S, WorkQueue, progress_bar, report_shared
+from aca_bench.benchmark.executors.local import POLL_S
+from aca_bench.benchmark.executors.pool import cell_fields, drive, train_fields
 from aca_bench.benchmark.plan import Cell
-from aca_bench.benchmark.store import Claims, Store
+from aca_bench.benchmark.store import Store
 
 MAX_RETRIES = 3
-
-
-def _train_remote(cells: list[dict], source: RegistrySource, device: str, threads: int) -> list[dict]:
-    """A worker's stack: the cells (their fields) resolved against the driver's registry source."""
-    from aca_bench.benchmark.environment import resolve_device
-    from aca_bench.benchmark.runner import run_cells
-
-    torch.set_num_threads(threads)  # Ray starts workers with one thread per requested CPU
-    with use(source):
-        return run_cells([Cell(**c) for c in cells], resolve_device(device))
-
-
-def _fields(cell: Cell) -> dict:
-    """A cell's fields but its registry entry (a worker resolves it again: a plugin's class may import
-    only where its registry folder is on the path)."""
-    return {f.name: getattr(cell, f.name) for f in fields(Cell) if f.name != "entry"}
 
 
 def _slots(ray, gpus: float) -> int:
@@ -74,32 +56,23 @@ def run_ray(
             raise BenchError(f"cannot connect to Ray at {address!r}: {str(exc).splitlines()[0]}") from None
     gpus = gpus_per_stack if gpus_per_stack is not None else (1.0 if device.type == "cuda" else 0.0)
     remote = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=MAX_RETRIES, retry_exceptions=False)(
-        _train_remote
+        train_fields
     )
-    slots = _slots(ray, gpus)
     threads = torch.get_num_threads()
     source = active_source()
-    pending: dict = {}
-    written = 0
+
+    def submit(stack: list[Cell]):
+        return remote.remote([cell_fields(c) for c in stack], source, device.type, threads)
+
+    def wait(refs: list) -> list[tuple]:
+        done, _ = ray.wait(refs, num_returns=1, timeout=POLL_S)
+        return [(ref, ray.get(ref)) for ref in done]
+
     try:
-        with Claims(store) as claims, progress_bar(sum(map(len, stacks)), desc) as bar:
-            queue = WorkQueue(stacks, claims, bar.update)
-            while queue.waiting or pending:
-                while len(pending) < slots and (stack := queue.take()) is not None:
-                    pending[remote.remote([_fields(c) for c in stack], source, device.type, threads)] = stack
-                if not pending:
-                    time.sleep(POLL_S)  # every remaining cell is held by another sweep
-                    continue
-                done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
-                for ref in done:
-                    stack = pending.pop(ref)
-                    written += store.append(ray.get(ref))
-                    queue.done(stack)
-                    bar.update(len(stack))
-        report_shared(queue)
+        written = drive(
+            stacks, store, desc, _slots(ray, gpus), submit, wait, lambda r: ray.cancel(r, force=True)
+        )
     finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
         if started_here:
             ray.shutdown()
     return written
