@@ -72,11 +72,8 @@ def tradeoff_plots(task: str, crit: pd.DataFrame, cards: dict[str, Card]) -> lis
         card = cards.get(algo)
         mine = crit[crit["algorithm"] == algo]
         for axis, label in (card.tradeoff_axes if card else {}).items():
-            hps = {
-                r.config_id: config_hparams(r.config_id)
-                for r in mine.itertuples()
-                if axis in config_hparams(r.config_id)
-            }
+            every = {r.config_id: config_hparams(r.config_id) for r in mine.itertuples()}
+            hps = {cid: hp for cid, hp in every.items() if axis in hp}
             xs = {finite(hp[axis]) for hp in hps.values()} - {None}
             if len({x for x in xs if math.isfinite(x)}) < 2:
                 continue

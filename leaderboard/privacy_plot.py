@@ -99,11 +99,6 @@ class PrivacyPlot:
         return "-".join(p for p in (slug(self.task), slug(self.algorithm), slug(self.axis), fixed) if p)
 
 
-def _opt(v) -> float | None:
-    """A table cell as a float, None for missing or NaN."""
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-
-
 def _points(crit: pd.DataFrame) -> list[tuple[dict, Point]]:
     out = []
     for r in crit.itertuples():
@@ -116,14 +111,14 @@ def _points(crit: pd.DataFrame) -> list[tuple[dict, Point]]:
                     x=math.nan,
                     lr=value_text(hp.get("lr", DASH)),
                     epochs=value_text(hp.get("epochs", DASH)),
-                    alpha_star=_opt(r.alpha_star),
-                    low=_opt(r.alpha_star_low),
-                    high=_opt(r.alpha_star_high),
+                    alpha_star=finite(r.alpha_star),
+                    low=finite(r.alpha_star_low),
+                    high=finite(r.alpha_star_high),
                     status=r.status,
                     reason=r.degenerate_reason if isinstance(r.degenerate_reason, str) else None,
                     alpha_max=float(r.alpha_max),
-                    clean_accuracy=_opt(r.clean_accuracy_at_0),
-                    clipped_fraction=_opt(r.clipped_fraction_at_0),
+                    clean_accuracy=finite(r.clean_accuracy_at_0),
+                    clipped_fraction=finite(r.clipped_fraction_at_0),
                     seeds=seeds,
                 ),
             )

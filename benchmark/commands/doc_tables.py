@@ -107,9 +107,9 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
         if len(stores) != 1:
             raise BenchError("view=results takes one store")
         cur, crit = results.tables(records, target)
-        text = results.format_curves(cur) + "\n" + results.format_critical(crit)
+        text = (results.format_curves(cur) + "\n" + results.format_critical(crit)).strip("\n")
         flag = f" --target {target:g}" if "target" in opts else ""
-        block = f"```\n$ aca-bench results --out {folders}{flag}\n{text.strip(chr(10))}\n```"
+        block = f"```\n$ aca-bench results --out {folders}{flag}\n{text}\n```"
         return f"{block}\n\n{provenance(records)}\n"
     if opts.get("view") == "adaptive":  # aca-bench perf-adaptive's two stores, fixed grid and auto
         if len(stores) != 2:
