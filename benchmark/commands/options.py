@@ -179,7 +179,7 @@ def executor_options(f):
         type=click.IntRange(min=1),
         default=None,
         help="On a CPU: train stacks in this many processes, this process's torch threads divided "
-        "among them (2 one-thread processes outrun one two-thread process).  [default: 1]",
+        "among them (faster for ERM on 2 cores, not for DP-SGD suites: docs/performance.md).  [default: 1]",
     )(command)
 
     command = click.option(
