@@ -8,18 +8,18 @@ did not place (a fixed-grid run into the same store) are ignored, so they cannot
 
 - Round 1 scouts: alpha 0 at every seed, and a coarse log grid over `alpha_range` (at most half a
   decade between neighbours) at the first seed only.
-- Every later round trains a few new alphas at every seed, chosen from the seed-mean curve: the secant
-  estimate (linear in log alpha) inside the bracket where the curve crosses the target and one alpha
-  `1 + rel_width` either side of it (neighbours that are themselves a bracket `rel_width` wide); the
-  end of a bracket only the scout seed has tried, once such a spread has missed it; the bootstrap
-  interval's ends when the bracket is already tight. A curve
-  whose crossing lies below every alpha tried extends down to the bottom of `alpha_range` (then alpha*
-  is reported as `<=` that bound); one that never reaches the target is confirmed at the top of the
-  range at every seed (then `not reached`).
+- Every later round trains one to three new alphas at every seed, chosen from the seed-mean curve. Inside
+  the bracket where it crosses the target: the crossing estimated by a secant in (log alpha, logit S),
+  as a sigmoid rises, alone when the bracket is at most `(1 + rel_width)^2` wide, else two alphas
+  `1 + rel_width` apart around it (a bracket of their own once the crossing falls between them). An
+  end of the bracket only the scout seed has tried runs at every seed, alone when that closes the
+  bracket to `rel_width`. Once the bracket is that narrow, the bootstrap interval's ends, when it
+  reaches past them. A curve whose crossing lies below every alpha tried extends down to the bottom of
+  `alpha_range` (then alpha* is reported as `<=` that bound); one that never reaches the target is
+  confirmed at the top of the range at every seed (then `not reached`).
 - It stops when alpha* over the alphas every seed ran (`aca_bench.benchmark.critical`) has a bootstrap
-interval,
-  and a bracket of tried alphas, both narrower than `rel_width` times alpha*; or when `max_rounds`
-  rounds are spent; or when no new alpha could narrow it.
+  interval, and a bracket of tried alphas, both narrower than `rel_width` times alpha*; or when
+  `max_rounds` rounds are spent; or when no new alpha could narrow it.
 """
 
 import math
@@ -36,6 +36,7 @@ DEFAULT_REL_WIDTH = 0.5
 DEFAULT_MAX_ROUNDS = 5
 SCOUT_SPACING = math.sqrt(10.0)  # the coarse grid's largest ratio between neighbouring alphas
 SCOUT_SEEDS = 1  # seeds of the coarse grid (alpha 0 always runs at every seed)
+LOGIT_FLOOR = 0.02  # success is clipped to [LOGIT_FLOOR, 1 - LOGIT_FLOOR] before its logit
 DIGITS = 3  # placed alphas are rounded to this many significant digits
 
 CONVERGED = "interval and bracket within rel_width"
@@ -164,7 +165,8 @@ def _next(
         below = [x for x in tried if 0 < x < b and mean[x] < target]
         if not below:  # nothing tried under the crossing: extend down to the bottom of the range
             return _new([lo, math.sqrt(lo * b)], full), None
-        return _new([below[-1], *_around(below[-1], b, mean, target, search)], full), None
+        a = below[-1]  # only the scout seed ran it: run it at every seed, and inside unless that closes it
+        return _new([a, *([] if _narrow(a, b, search) else _around(a, b, mean, target, search))], full), None
     top = full[-1]
     above = [x for x in tried if x > top and mean[x] >= target]
     if not above:
@@ -175,8 +177,11 @@ def _next(
     a = max(x for x in tried if x < b and mean[x] < target)
     if a == 0.0:
         return _new([b, *([math.sqrt(lo * b)] if b > lo else [])], full), None
-    # Alphas around the estimate; once earlier ones fell short (a ran at every seed), b too.
-    return _new([*([b] if a in full else []), *_around(a, b, mean, target, search)], full), None
+    # Alphas around the estimate; once earlier ones fell short (a ran at every seed), b too, alone
+    # when that closes the bracket.
+    if a not in full:
+        return _new(_around(a, b, mean, target, search), full), None
+    return _new([b, *([] if _narrow(a, b, search) else _around(a, b, mean, target, search))], full), None
 
 
 def _refine(a, b, estimate, full, search, mean, target, seen, seeds):
@@ -207,16 +212,32 @@ def _refine(a, b, estimate, full, search, mean, target, seen, seeds):
 
 
 def _around(a: float, b: float, mean: dict[float, float], target: float, search: Search) -> list[float]:
-    """The secant estimate in (a, b) and an alpha `1 + rel_width` either side of it, kept inside."""
+    """Where to train inside bracket (a, b): the crossing estimate, alone when the bracket is at most
+    `(1 + rel_width)^2` wide, else two alphas `1 + rel_width` apart around it (kept inside)."""
     la, lb = math.log(a), math.log(b)
-    t = (target - mean[a]) / (mean[b] - mean[a])
-    centre = la + min(max(t, 0.0), 1.0) * (lb - la)
-    half = math.log(1 + search.rel_width) / 2
-    if lb - la <= 2 * half:  # the bracket is already as narrow as neighbours: one point at the estimate
+    step = math.log(1 + search.rel_width)
+    centre = la + _secant(mean[a], mean[b], target) * (lb - la)
+    if lb - la <= 2 * step:
         return [math.exp(centre)]
     margin = (lb - la) / 8
-    points = (centre - 2 * half, centre, centre + 2 * half)
-    return [math.exp(min(max(p, la + margin), lb - margin)) for p in points]
+    centre = min(max(centre, la + margin + step / 2), lb - margin - step / 2)
+    return [math.exp(centre - step / 2), math.exp(centre + step / 2)]
+
+
+def _secant(s_a: float, s_b: float, target: float) -> float:
+    """Where in [0, 1] between two alphas the target falls, linear in logit(S): S(alpha) is a sigmoid in
+    log alpha, so this is nearer the crossing than linear in S when the bracket spans much of it."""
+    la, lb, lt = (math.log(s / (1 - s)) for s in (_clip(s_a), _clip(s_b), _clip(target)))
+    return min(max((lt - la) / (lb - la), 0.0), 1.0) if lb > la else 0.5
+
+
+def _clip(s: float) -> float:
+    return min(max(s, LOGIT_FLOOR), 1 - LOGIT_FLOOR)
+
+
+def _narrow(a: float, b: float, search: Search) -> bool:
+    """Whether bracket (a, b) is within rel_width of its geometric centre."""
+    return (b - a) / math.sqrt(a * b) <= search.rel_width
 
 
 def _new(alphas: list[float], full: list[float], apart: float = 1.0) -> list[float]:

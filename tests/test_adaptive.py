@@ -62,8 +62,28 @@ def test_monotone_curve_converges_near_the_true_crossing(alpha_star, width):
     # Every round after the first trains its alphas at every seed.
     for rnd in st.rounds[1:]:
         assert all(set(seeds) | {s for (a2, s) in results if a2 == a} == set(SEEDS) for a, seeds in rnd)
-    # Fewer cells than a 12-point grid at every seed (what the waterbirds suite trains).
-    assert st.cells < 12 * len(SEEDS) * 0.6
+    # Alpha 0 and the scouts, then at most three alphas at every seed: under half of a 12-point grid.
+    assert st.cells <= len(SEEDS) + len(coarse_grid(0.001, 0.05)) + 3 * len(SEEDS) < 12 * len(SEEDS) / 2
+
+
+def test_round_two_trains_two_alphas_a_step_apart_and_a_missed_crossing_closes_on_the_scout_alone():
+    step = 1 + SEARCH.rel_width
+    for alpha_star, width in [(0.0023, 0.1), (0.0081, 0.4), (0.031, 0.4), (0.0081, 0.1)]:
+        st, _ = simulate(logistic(alpha_star, width))
+        (lo, s_lo), (hi, s_hi) = st.rounds[1]
+        assert s_lo == s_hi == SEEDS and hi / lo == pytest.approx(step, rel=0.01)
+        if lo < alpha_star <= hi:  # the secant in logit S put the crossing between them
+            assert len(st.rounds) == 2
+        else:  # the steep curve crosses just below: the scout under it runs at the other seeds, alone
+            scout = max(a for a in coarse_grid(0.001, 0.05) if a < lo)
+            assert alpha_star < lo and st.rounds[2] == ((scout, SEEDS[1:]),)
+    # Both alphas of round 2 fall short and the scout above closes the bracket: it alone runs next.
+    results = {(0.0, s): 0.0 for s in SEEDS}
+    results |= {(a, 0): 0.0 if a < 0.005 else 0.5 if a < 0.01 else 0.95 for a in coarse_grid(0.001, 0.05)}
+    round2 = state(results, SEEDS, SEARCH, TARGET).todo
+    assert {a for a, _ in round2} == {0.0111, 0.0166}
+    results |= {cell: 0.85 for cell in round2}
+    assert state(results, SEEDS, SEARCH, TARGET).rounds[2] == ((0.0188, SEEDS[1:]),)
 
 
 def test_noisy_seeds_still_bracket_the_crossing_within_the_budget():
