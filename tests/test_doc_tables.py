@@ -127,3 +127,24 @@ def test_view_adaptive_puts_the_two_arms_side_by_side(tmp_path):
     assert "9 model-epochs, 9 s training" in total and "6 model-epochs, 6 s training" in total
     with pytest.raises(BenchError, match="two stores"):
         render("<!-- records: fixed view=adaptive -->\n<!-- /records -->\n", tmp_path)
+
+
+def test_view_adaptive_summary_totals_the_arms_and_counts_agreement(tmp_path):
+    """lr 0.1 has the same curve in both arms (alpha* 0.0631, inside); lr 0.2 crosses at 0.0316 in the
+    fixed arm and 0.0631 in the auto one (outside, zero-width intervals apart); lr 0.3, fixed only,
+    counts nowhere."""
+    _store(tmp_path / "fixed", {"0.1": [0.0, 0.5, 1.0], "0.2": [0.0, 0.8, 1.0], "0.3": [0.0, 0.0, 1.0]})
+    _store(tmp_path / "auto", {"0.1": [0.0, 0.5, 1.0], "0.2": [0.0, 0.5, 1.0]})
+    out = render("<!-- records: fixed,auto view=adaptive-summary -->\n<!-- /records -->\n", tmp_path)
+    rows = {
+        ln.split("|")[1].strip(): [c.strip() for c in ln.strip("|").split("|")[1:]]
+        for ln in out.splitlines()
+        if ln.startswith("|")
+    }
+    assert rows["model-epochs"] == ["18", "18", "1.00x"]  # 2 configurations x 3 seeds x 3 alphas each
+    assert rows["training time"] == ["18 s", "18 s", "1.00x"]
+    assert rows["median interval width / alpha*"] == ["0.00", "0.00", ""]
+    assert rows["auto alpha* inside the fixed interval; intervals overlap"][1] == "1 of 2; 1 of 2"
+    assert out.startswith("<!-- records: fixed,auto view=adaptive-summary -->\n| 2 configurations |")
+    with pytest.raises(BenchError, match="view=adaptive-summary takes two stores"):
+        render("<!-- records: auto view=adaptive-summary -->\n<!-- /records -->\n", tmp_path)

@@ -13,7 +13,7 @@ alone); `view=against:KEY by=PARAM` with
 several comma-separated stores gives `against.markdown`, the stores side by side; `view=select
 by=A,B over=C,D [shared=B]` the picks of a selection suite, `select.markdown`; `view=results` what
 `aca-bench results` prints, in a code block; `view=adaptive` with a fixed-grid store and an adaptive one,
-`perf_adaptive.markdown`) followed by one
+`perf_adaptive.markdown`, and `view=adaptive-summary` its totals, `perf_adaptive.summary`) followed by one
 provenance line: how many records, the command, the commit, the device and the date they came from.
 """
 
@@ -33,6 +33,7 @@ from aca_bench.benchmark.markdown import markdown_table
 from aca_bench.benchmark.scaling import markdown, scaling_series
 from aca_bench.benchmark.store import load_records
 
+ADAPTIVE_VIEWS = {"adaptive": perf_adaptive.markdown, "adaptive-summary": perf_adaptive.summary}
 BLOCK = re.compile(r"(<!-- records: (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- /records -->)", re.DOTALL)
 
 
@@ -111,11 +112,13 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
         flag = f" --target {target:g}" if "target" in opts else ""
         block = f"```\n$ aca-bench results --out {folders}{flag}\n{text}\n```"
         return f"{block}\n\n{provenance(records)}\n"
-    if opts.get("view") == "adaptive":  # aca-bench perf-adaptive's two stores, fixed grid and auto
+    if opts.get("view") in ADAPTIVE_VIEWS:  # aca-bench perf-adaptive's two stores, fixed grid and auto
         if len(stores) != 2:
-            raise BenchError("view=adaptive takes two stores: the fixed grid's, then the adaptive one's")
+            raise BenchError(
+                f"view={opts['view']} takes two stores: the fixed grid's, then the adaptive one's"
+            )
         fixed, auto = stores.values()
-        return perf_adaptive.markdown(fixed, auto, target) + "\n\n" + provenance(records) + "\n"
+        return ADAPTIVE_VIEWS[opts["view"]](fixed, auto, target) + "\n\n" + provenance(records) + "\n"
     if opts.get("view") == "select":  # a selection suite's picks (aca_bench.benchmark.commands.select)
         by, over = (
             tuple(opts.get("by", "target_epsilon").split(",")),

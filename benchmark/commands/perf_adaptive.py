@@ -5,7 +5,8 @@ store under --out (fixed/, auto/), so neither reuses the other's cells. The adap
 fixed grid's own range (its smallest positive alpha to its largest) unless --alpha-range is given.
 It prints `markdown`'s table: per configuration both arms' model-epochs, alpha* and the width of its
 interval relative to alpha*; per arm the summed training time of its records. `aca-bench docs render`
-renders the same table from the two stores (`view=adaptive`).
+renders the same table from the two stores (`view=adaptive`), and its totals alone (`summary`,
+`view=adaptive-summary`).
 """
 
 from dataclasses import replace
@@ -81,11 +82,10 @@ def markdown(fixed_records: list[dict], auto_records: list[dict], target: float)
     alpha*), the saving, whether the adaptive alpha* is inside the fixed interval; then both arms' totals
     with their summed training time."""
     fixed, auto = arm_rows(fixed_records, target), arm_rows(auto_records, target)
+    shared = [key for key in fixed if key in auto]  # a configuration in one arm only is left out
     rows = []
-    for key, f in fixed.items():
-        a = auto.get(key)
-        if a is None:
-            continue
+    for key in shared:
+        f, a = fixed[key], auto[key]
         fc, ac = f["crit"], a["crit"]
         rows.append(
             [
@@ -96,17 +96,13 @@ def markdown(fixed_records: list[dict], auto_records: list[dict], target: float)
                 _agreement(fc, ac),
             ]
         )
-    shared = [key for key in fixed if key in auto]  # a configuration in one arm only is left out
-    total = {
-        arm: [sum(rs[key][k] for key in shared) for k in ("model_epochs", "train_s")]
-        for arm, rs in (("fixed", fixed), ("auto", auto))
-    }
+    (f_epochs, f_s), (a_epochs, a_s) = _totals(fixed, shared), _totals(auto, shared)
     rows.append(
         [
             "**all configurations in both**",
-            f"{total['fixed'][0]} model-epochs, {total['fixed'][1]:.0f} s training",
-            f"{total['auto'][0]} model-epochs, {total['auto'][1]:.0f} s training",
-            f"{total['fixed'][0] / max(total['auto'][0], 1):.2f}x",
+            f"{f_epochs} model-epochs, {f_s:.0f} s training",
+            f"{a_epochs} model-epochs, {a_s:.0f} s training",
+            f"{f_epochs / max(a_epochs, 1):.2f}x",
             "",
         ]
     )
@@ -118,6 +114,43 @@ def markdown(fixed_records: list[dict], auto_records: list[dict], target: float)
         "auto alpha* inside fixed interval; intervals overlap",
     ]
     return markdown_table(heads, rows)
+
+
+def summary(fixed_records: list[dict], auto_records: list[dict], target: float) -> str:
+    """`markdown`'s totals in a few rows: model-epochs and training time per arm with the saving, the
+    median interval width, and in how many configurations the adaptive alpha* lies inside the fixed
+    interval and the intervals overlap."""
+    fixed, auto = arm_rows(fixed_records, target), arm_rows(auto_records, target)
+    shared = [key for key in fixed if key in auto]
+    (f_epochs, f_s), (a_epochs, a_s) = _totals(fixed, shared), _totals(auto, shared)
+    agree = [_agreement(fixed[k]["crit"], auto[k]["crit"]).split("; ") for k in shared]
+    judged = [a for a in agree if len(a) == 2]
+    inside, overlap = (sum(a[i] == "yes" for a in judged) for i in (0, 1))
+    rows = [
+        ["model-epochs", f"{f_epochs}", f"{a_epochs}", f"{f_epochs / max(a_epochs, 1):.2f}x"],
+        ["training time", f"{f_s:.0f} s", f"{a_s:.0f} s", f"{f_s / max(a_s, 1e-9):.2f}x"],
+        ["median interval width / alpha*", _median_width(fixed, shared), _median_width(auto, shared), ""],
+        [
+            "auto alpha* inside the fixed interval; intervals overlap",
+            "",
+            f"{inside} of {len(judged)}; {overlap} of {len(judged)}",
+            "",
+        ],
+    ]
+    heads = [f"{len(shared)} configurations", "fixed grids", "alphas: auto", "saved"]
+    return markdown_table(heads, rows)
+
+
+def _totals(rows: dict[str, dict], keys: list[str]) -> tuple[int, float]:
+    return sum(rows[k]["model_epochs"] for k in keys), sum(rows[k]["train_s"] for k in keys)
+
+
+def _median_width(rows: dict[str, dict], keys: list[str]) -> str:
+    widths = sorted(float(w) for k in keys if (w := _width(rows[k]["crit"])) != "n/a")
+    if not widths:
+        return "n/a"
+    mid = len(widths) // 2
+    return f"{(widths[mid] if len(widths) % 2 else (widths[mid - 1] + widths[mid]) / 2):.2f}"
 
 
 @click.command("perf-adaptive")
