@@ -8,18 +8,19 @@ did not place (a fixed-grid run into the same store) are ignored, so they cannot
 
 - Round 1 scouts: alpha 0 at every seed, and a coarse log grid over `alpha_range` (at most half a
   decade between neighbours) at the first seed only.
-- Every later round trains one to three new alphas at every seed, chosen from the seed-mean curve. Inside
-  the bracket where it crosses the target: the crossing estimated by a secant in (log alpha, logit S),
-  as a sigmoid rises, alone when the bracket is at most `(1 + rel_width)^2` wide, else two alphas
-  `1 + rel_width` apart around it (a bracket of their own once the crossing falls between them). An
-  end of the bracket only the scout seed has tried runs at every seed, alone when that closes the
-  bracket to `rel_width`. Once the bracket is that narrow, the bootstrap interval's ends, when it
-  reaches past them. A curve whose crossing lies below every alpha tried extends down to the bottom of
-  `alpha_range` (then alpha* is reported as `<=` that bound); one that never reaches the target is
-  confirmed at the top of the range at every seed (then `not reached`).
+- Every later round trains one to three new alphas at every seed, chosen from the seed-mean curve.
+  Inside the bracket where it crosses the target: the crossing estimated by a secant in (log alpha,
+  logit S), as a sigmoid rises, alone when the bracket is at most `(1 + rel_width)^2` wide, else two
+  alphas `1 + rel_width` apart around it (a bracket of their own once the crossing falls between
+  them). Once alphas placed inside have missed the crossing, the end of the bracket only the scout seed
+  has tried runs at every seed, alone when that closes the bracket. A bracket is closed when its width
+  is at most `rel_width` times its geometric centre; then, if the bootstrap interval reaches past it,
+  alphas at the interval's ends. A curve whose crossing lies below every alpha tried extends down to
+  the bottom of `alpha_range` (then alpha* is reported as `<=` that bound); one that never reaches the
+  target is confirmed at the top of the range at every seed (then `not reached`).
 - It stops when alpha* over the alphas every seed ran (`aca_bench.benchmark.critical`) has a bootstrap
-  interval, and a bracket of tried alphas, both narrower than `rel_width` times alpha*; or when
-  `max_rounds` rounds are spent; or when no new alpha could narrow it.
+  interval narrower than `rel_width` times alpha* and a closed bracket; or when `max_rounds` rounds are
+  spent; or when no new alpha could narrow it.
 """
 
 import math
@@ -36,7 +37,7 @@ DEFAULT_REL_WIDTH = 0.5
 DEFAULT_MAX_ROUNDS = 5
 SCOUT_SPACING = math.sqrt(10.0)  # the coarse grid's largest ratio between neighbouring alphas
 SCOUT_SEEDS = 1  # seeds of the coarse grid (alpha 0 always runs at every seed)
-LOGIT_FLOOR = 0.02  # success is clipped to [LOGIT_FLOOR, 1 - LOGIT_FLOOR] before its logit
+LOGIT_FLOOR = 0.02  # success is clipped to [LOGIT_FLOOR, 1 - LOGIT_FLOOR] before its logit (`_secant`)
 DIGITS = 3  # placed alphas are rounded to this many significant digits
 
 CONVERGED = "interval and bracket within rel_width"
@@ -159,7 +160,7 @@ def _next(
         a = max(x for x in full if x < b)
         if a > 0:  # bracketed by alphas every seed ran
             assert estimate is not None and estimate.value is not None
-            return _refine(a, b, estimate, full, search, mean, target, seen, seeds)
+            return _refine(a, b, estimate, full, search, mean, target)
         if b <= lo:
             return [], AT_BOTTOM
         below = [x for x in tried if 0 < x < b and mean[x] < target]
@@ -184,11 +185,18 @@ def _next(
     return _new([b, *([] if _narrow(a, b, search) else _around(a, b, mean, target, search))], full), None
 
 
-def _refine(a, b, estimate, full, search, mean, target, seen, seeds):
+def _refine(
+    a: float,
+    b: float,
+    estimate: CriticalMass,
+    full: list[float],
+    search: Search,
+    mean: dict[float, float],
+    target: float,
+) -> tuple[list[float], str | None]:
     """Bracket (a, b) of alphas every seed ran: stop, or place alphas that narrow alpha*."""
     value = estimate.value
-    tight = (b - a) / value <= search.rel_width
-    if not tight:
+    if not _narrow(a, b, search):
         return _new(_around(a, b, mean, target, search), full), None
     if (
         estimate.status == REACHED
@@ -217,8 +225,8 @@ def _around(a: float, b: float, mean: dict[float, float], target: float, search:
     la, lb = math.log(a), math.log(b)
     step = math.log(1 + search.rel_width)
     centre = la + _secant(mean[a], mean[b], target) * (lb - la)
-    if lb - la <= 2 * step:
-        return [math.exp(centre)]
+    if lb - la <= 2 * step:  # one alpha; the middle where the estimate rounds onto an end
+        return [x if a < rounded(x := math.exp(centre)) < b else math.sqrt(a * b)]
     margin = (lb - la) / 8
     centre = min(max(centre, la + margin + step / 2), lb - margin - step / 2)
     return [math.exp(centre - step / 2), math.exp(centre + step / 2)]
@@ -226,17 +234,18 @@ def _around(a: float, b: float, mean: dict[float, float], target: float, search:
 
 def _secant(s_a: float, s_b: float, target: float) -> float:
     """Where in [0, 1] between two alphas the target falls, linear in logit(S): S(alpha) is a sigmoid in
-    log alpha, so this is nearer the crossing than linear in S when the bracket spans much of it."""
-    la, lb, lt = (math.log(s / (1 - s)) for s in (_clip(s_a), _clip(s_b), _clip(target)))
+    log alpha, so this is nearer the crossing than linear in S when the bracket spans much of it.
+    Success is clipped LOGIT_FLOOR from 0 and 1 (nearer for a target closer to either); at a target of 1
+    the secant is linear in S."""
+    floor = min(LOGIT_FLOOR, target / 2, (1 - target) / 2)
+    if floor <= 0:
+        return min(max((target - s_a) / (s_b - s_a), 0.0), 1.0) if s_b > s_a else 0.5
+    la, lb, lt = (math.log(s / (1 - s)) for s in (min(max(x, floor), 1 - floor) for x in (s_a, s_b, target)))
     return min(max((lt - la) / (lb - la), 0.0), 1.0) if lb > la else 0.5
 
 
-def _clip(s: float) -> float:
-    return min(max(s, LOGIT_FLOOR), 1 - LOGIT_FLOOR)
-
-
 def _narrow(a: float, b: float, search: Search) -> bool:
-    """Whether bracket (a, b) is within rel_width of its geometric centre."""
+    """Whether bracket (a, b) is within rel_width of its geometric centre (alpha*, inside it, is near)."""
     return (b - a) / math.sqrt(a * b) <= search.rel_width
 
 
