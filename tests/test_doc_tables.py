@@ -135,16 +135,51 @@ def test_view_adaptive_summary_totals_the_arms_and_counts_agreement(tmp_path):
     counts nowhere."""
     _store(tmp_path / "fixed", {"0.1": [0.0, 0.5, 1.0], "0.2": [0.0, 0.8, 1.0], "0.3": [0.0, 0.0, 1.0]})
     _store(tmp_path / "auto", {"0.1": [0.0, 0.5, 1.0], "0.2": [0.0, 0.5, 1.0]})
-    out = render("<!-- records: fixed,auto view=adaptive-summary -->\n<!-- /records -->\n", tmp_path)
-    rows = {
+    rows = _rows(render("<!-- records: fixed,auto view=adaptive-summary -->\n<!-- /records -->\n", tmp_path))
+    assert rows["model-epochs"] == ["18", "18", "1.00x"]  # 2 configurations x 3 seeds x 3 alphas each
+    assert rows["training time"] == ["18 s", "18 s", "1.00x"]
+    assert rows["median interval width / alpha* (2 with both)"] == ["0.00", "0.00", ""]
+    assert rows["auto alpha* inside the fixed interval; intervals overlap"][1] == "1 of 2; 1 of 2"
+    with pytest.raises(BenchError, match="view=adaptive-summary takes two stores"):
+        render("<!-- records: auto view=adaptive-summary -->\n<!-- /records -->\n", tmp_path)
+
+
+def test_view_adaptive_summary_agrees_with_the_table_per_configuration(tmp_path):
+    """Seeds that differ give intervals of non-zero, different widths: the summary's medians and counts
+    are those of the per-configuration table's columns."""
+    curves = {"0.1": [0.0, 0.5, 1.0], "0.2": [0.0, 0.8, 1.0], "0.4": [0.0, 0.7, 0.95]}
+    _store(tmp_path / "fixed", curves)
+    _store(tmp_path / "auto", {**curves, "0.2": [0.0, 0.6, 1.0]})
+    changes = [("fixed", "0.1", 1, 0.85), ("fixed", "0.2", 2, 0.6), ("fixed", "0.4", 0, 0.9)]
+    changes += [("auto", "0.1", 2, 0.8), ("auto", "0.2", 2, 0.88), ("auto", "0.4", 0, 0.3)]
+    for arm, lr, seed, s in changes:
+        path = tmp_path / arm / "records.jsonl"
+        records = [json.loads(ln) for ln in path.read_text().splitlines()]
+        for r in records:
+            if r["run_id"] == f"{lr}-{seed}-0.01":
+                r["metrics"]["success"] = s
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    table = render("<!-- records: fixed,auto view=adaptive -->\n<!-- /records -->\n", tmp_path)
+    per_config = [
+        [c.strip() for c in ln.strip("|").split("|")] for ln in table.splitlines() if ln.startswith("| mnist")
+    ]
+    widths = [(float(f.rsplit(", ", 1)[1]), float(a.rsplit(", ", 1)[1])) for _, f, a, _, _ in per_config]
+    assert len(set(widths)) == 3 and all(f > 0 and a > 0 for f, a in widths)
+    verdicts = [row[4].split("; ") for row in per_config]
+    assert {v[0] for v in verdicts} == {"yes", "no"}
+    rows = _rows(render("<!-- records: fixed,auto view=adaptive-summary -->\n<!-- /records -->\n", tmp_path))
+    medians = [f"{sorted(w[i] for w in widths)[1]:.2f}" for i in (0, 1)]
+    assert rows["median interval width / alpha* (3 with both)"] == [*medians, ""]
+    counts = [sum(v[i] == "yes" for v in verdicts) for i in (0, 1)]
+    assert rows["auto alpha* inside the fixed interval; intervals overlap"][1] == (
+        f"{counts[0]} of 3; {counts[1]} of 3"
+    )
+
+
+def _rows(out: str) -> dict[str, list[str]]:
+    """A rendered Markdown table's rows by their first cell."""
+    return {
         ln.split("|")[1].strip(): [c.strip() for c in ln.strip("|").split("|")[1:]]
         for ln in out.splitlines()
         if ln.startswith("|")
     }
-    assert rows["model-epochs"] == ["18", "18", "1.00x"]  # 2 configurations x 3 seeds x 3 alphas each
-    assert rows["training time"] == ["18 s", "18 s", "1.00x"]
-    assert rows["median interval width / alpha*"] == ["0.00", "0.00", ""]
-    assert rows["auto alpha* inside the fixed interval; intervals overlap"][1] == "1 of 2; 1 of 2"
-    assert out.startswith("<!-- records: fixed,auto view=adaptive-summary -->\n| 2 configurations |")
-    with pytest.raises(BenchError, match="view=adaptive-summary takes two stores"):
-        render("<!-- records: auto view=adaptive-summary -->\n<!-- /records -->\n", tmp_path)

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
+import numpy as np
 import yaml
 
 from aca_bench.benchmark.aggregate import critical_table, runs_frame
@@ -52,29 +53,39 @@ def _missing(v) -> bool:
     return v is None or v != v
 
 
-def _width(c) -> str:
-    """The interval's width relative to alpha*, or 'n/a' where either is missing."""
+def _rel_width(c) -> float | None:
+    """The interval's width relative to alpha*, or None where either is missing."""
     if (
         _missing(c.alpha_star_low)
         or _missing(c.alpha_star_high)
         or _missing(c.alpha_star)
         or not c.alpha_star
     ):
-        return "n/a"
-    return f"{(c.alpha_star_high - c.alpha_star_low) / c.alpha_star:.2f}"
+        return None
+    return (c.alpha_star_high - c.alpha_star_low) / c.alpha_star
+
+
+def _width(c) -> str:
+    w = _rel_width(c)
+    return "n/a" if w is None else f"{w:.2f}"
+
+
+def _verdict(fixed, auto) -> tuple[bool, bool] | None:
+    """(the adaptive alpha* lies inside the fixed grid's interval, the two intervals overlap); None where
+    either arm has no interval or only a bound, `<=` or not reached."""
+    bounds = (fixed.alpha_star_low, fixed.alpha_star_high, auto.alpha_star_low, auto.alpha_star_high)
+    if fixed.status != REACHED or auto.status != REACHED:
+        return None
+    if _missing(auto.alpha_star) or any(_missing(b) for b in bounds):
+        return None
+    inside = fixed.alpha_star_low <= auto.alpha_star <= fixed.alpha_star_high
+    overlap = auto.alpha_star_low <= fixed.alpha_star_high and fixed.alpha_star_low <= auto.alpha_star_high
+    return inside, overlap
 
 
 def _agreement(fixed, auto) -> str:
-    """Whether the adaptive alpha* lies inside the fixed grid's interval, and whether the two intervals
-    overlap ('n/a' where either arm has no interval or only a bound, `<=` or not reached)."""
-    bounds = (fixed.alpha_star_low, fixed.alpha_star_high, auto.alpha_star_low, auto.alpha_star_high)
-    if fixed.status != REACHED or auto.status != REACHED:
-        return "n/a"
-    if _missing(auto.alpha_star) or any(_missing(b) for b in bounds):
-        return "n/a"
-    inside = fixed.alpha_star_low <= auto.alpha_star <= fixed.alpha_star_high
-    overlap = auto.alpha_star_low <= fixed.alpha_star_high and fixed.alpha_star_low <= auto.alpha_star_high
-    return f"{'yes' if inside else 'no'}; {'yes' if overlap else 'no'}"
+    v = _verdict(fixed, auto)
+    return "n/a" if v is None else "; ".join("yes" if x else "no" for x in v)
 
 
 def markdown(fixed_records: list[dict], auto_records: list[dict], target: float) -> str:
@@ -118,22 +129,30 @@ def markdown(fixed_records: list[dict], auto_records: list[dict], target: float)
 
 def summary(fixed_records: list[dict], auto_records: list[dict], target: float) -> str:
     """`markdown`'s totals in a few rows: model-epochs and training time per arm with the saving, the
-    median interval width, and in how many configurations the adaptive alpha* lies inside the fixed
-    interval and the intervals overlap."""
+    median interval width over the configurations where both arms have one, and in how many
+    configurations the adaptive alpha* lies inside the fixed interval and the intervals overlap."""
     fixed, auto = arm_rows(fixed_records, target), arm_rows(auto_records, target)
     shared = [key for key in fixed if key in auto]
     (f_epochs, f_s), (a_epochs, a_s) = _totals(fixed, shared), _totals(auto, shared)
-    agree = [_agreement(fixed[k]["crit"], auto[k]["crit"]).split("; ") for k in shared]
-    judged = [a for a in agree if len(a) == 2]
-    inside, overlap = (sum(a[i] == "yes" for a in judged) for i in (0, 1))
+    verdicts = [v for k in shared if (v := _verdict(fixed[k]["crit"], auto[k]["crit"])) is not None]
+    inside, overlap = (sum(v[i] for v in verdicts) for i in (0, 1))
+    widths = [
+        (f, a)
+        for k in shared
+        if (f := _rel_width(fixed[k]["crit"])) is not None and (a := _rel_width(auto[k]["crit"])) is not None
+    ]
     rows = [
         ["model-epochs", f"{f_epochs}", f"{a_epochs}", f"{f_epochs / max(a_epochs, 1):.2f}x"],
         ["training time", f"{f_s:.0f} s", f"{a_s:.0f} s", f"{f_s / max(a_s, 1e-9):.2f}x"],
-        ["median interval width / alpha*", _median_width(fixed, shared), _median_width(auto, shared), ""],
+        [
+            f"median interval width / alpha* ({len(widths)} with both)",
+            *(f"{np.median([w[i] for w in widths]):.2f}" if widths else "n/a" for i in (0, 1)),
+            "",
+        ],
         [
             "auto alpha* inside the fixed interval; intervals overlap",
             "",
-            f"{inside} of {len(judged)}; {overlap} of {len(judged)}",
+            f"{inside} of {len(verdicts)}; {overlap} of {len(verdicts)}",
             "",
         ],
     ]
@@ -143,14 +162,6 @@ def summary(fixed_records: list[dict], auto_records: list[dict], target: float) 
 
 def _totals(rows: dict[str, dict], keys: list[str]) -> tuple[int, float]:
     return sum(rows[k]["model_epochs"] for k in keys), sum(rows[k]["train_s"] for k in keys)
-
-
-def _median_width(rows: dict[str, dict], keys: list[str]) -> str:
-    widths = sorted(float(w) for k in keys if (w := _width(rows[k]["crit"])) != "n/a")
-    if not widths:
-        return "n/a"
-    mid = len(widths) // 2
-    return f"{(widths[mid] if len(widths) % 2 else (widths[mid - 1] + widths[mid]) / 2):.2f}"
 
 
 @click.command("perf-adaptive")
