@@ -166,8 +166,8 @@ def _next(
         below = [x for x in tried if 0 < x < b and mean[x] < target]
         if not below:  # nothing tried under the crossing: extend down to the bottom of the range
             return _new([lo, math.sqrt(lo * b)], full), None
-        a = below[-1]  # only the scout seed ran it: run it at every seed, and inside unless that closes it
-        return _new([a, *([] if _narrow(a, b, search) else _around(a, b, mean, target, search))], full), None
+        a = below[-1]  # only the scout seed ran it
+        return _new(_end_and_inside(a, a, b, mean, target, search), full), None
     top = full[-1]
     above = [x for x in tried if x > top and mean[x] >= target]
     if not above:
@@ -182,7 +182,15 @@ def _next(
     # when that closes the bracket.
     if a not in full:
         return _new(_around(a, b, mean, target, search), full), None
-    return _new([b, *([] if _narrow(a, b, search) else _around(a, b, mean, target, search))], full), None
+    return _new(_end_and_inside(b, a, b, mean, target, search), full), None
+
+
+def _end_and_inside(
+    end: float, a: float, b: float, mean: dict[float, float], target: float, search: Search
+) -> list[float]:
+    """`end` of bracket (a, b), which only the scout seed ran, to run at every seed; with alphas inside
+    the bracket unless completing that end closes it."""
+    return [end, *([] if _narrow(a, b, search) else _around(a, b, mean, target, search))]
 
 
 def _refine(
@@ -238,9 +246,11 @@ def _secant(s_a: float, s_b: float, target: float) -> float:
     Success is clipped LOGIT_FLOOR from 0 and 1 (nearer for a target closer to either); at a target of 1
     the secant is linear in S."""
     floor = min(LOGIT_FLOOR, target / 2, (1 - target) / 2)
-    if floor <= 0:
-        return min(max((target - s_a) / (s_b - s_a), 0.0), 1.0) if s_b > s_a else 0.5
-    la, lb, lt = (math.log(s / (1 - s)) for s in (min(max(x, floor), 1 - floor) for x in (s_a, s_b, target)))
+
+    def scale(s: float) -> float:
+        return s if floor <= 0 else math.log((c := min(max(s, floor), 1 - floor)) / (1 - c))
+
+    la, lb, lt = scale(s_a), scale(s_b), scale(target)
     return min(max((lt - la) / (lb - la), 0.0), 1.0) if lb > la else 0.5
 
 

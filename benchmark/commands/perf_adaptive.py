@@ -92,8 +92,7 @@ def markdown(fixed_records: list[dict], auto_records: list[dict], target: float)
     """The two arms side by side per configuration (model-epochs, alpha* [95%], interval width relative to
     alpha*), the saving, whether the adaptive alpha* is inside the fixed interval; then both arms' totals
     with their summed training time."""
-    fixed, auto = arm_rows(fixed_records, target), arm_rows(auto_records, target)
-    shared = [key for key in fixed if key in auto]  # a configuration in one arm only is left out
+    fixed, auto, shared = _arms(fixed_records, auto_records, target)
     rows = []
     for key in shared:
         f, a = fixed[key], auto[key]
@@ -131,8 +130,7 @@ def summary(fixed_records: list[dict], auto_records: list[dict], target: float) 
     """`markdown`'s totals in a few rows: model-epochs and training time per arm with the saving, the
     median interval width over the configurations where both arms have one, and in how many
     configurations the adaptive alpha* lies inside the fixed interval and the intervals overlap."""
-    fixed, auto = arm_rows(fixed_records, target), arm_rows(auto_records, target)
-    shared = [key for key in fixed if key in auto]
+    fixed, auto, shared = _arms(fixed_records, auto_records, target)
     (f_epochs, f_s), (a_epochs, a_s) = _totals(fixed, shared), _totals(auto, shared)
     verdicts = [v for k in shared if (v := _verdict(fixed[k]["crit"], auto[k]["crit"])) is not None]
     inside, overlap = (sum(v[i] for v in verdicts) for i in (0, 1))
@@ -158,6 +156,14 @@ def summary(fixed_records: list[dict], auto_records: list[dict], target: float) 
     ]
     heads = [f"{len(shared)} configurations", "fixed grids", "alphas: auto", "saved"]
     return markdown_table(heads, rows)
+
+
+def _arms(
+    fixed_records: list[dict], auto_records: list[dict], target: float
+) -> tuple[dict[str, dict], dict[str, dict], list[str]]:
+    """Both arms' `arm_rows`, and the configurations both ran (one in one arm only is left out)."""
+    fixed, auto = arm_rows(fixed_records, target), arm_rows(auto_records, target)
+    return fixed, auto, [key for key in fixed if key in auto]
 
 
 def _totals(rows: dict[str, dict], keys: list[str]) -> tuple[int, float]:
