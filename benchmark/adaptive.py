@@ -9,11 +9,12 @@ did not place (a fixed-grid run into the same store) are ignored, so they cannot
 - Round 1 scouts: alpha 0 at every seed, and a coarse log grid over `alpha_range` (at most half a
   decade between neighbours) at the first seed only.
 - Every later round trains one to three new alphas at every seed, chosen from the seed-mean curve.
-  Inside the bracket where it crosses the target: the crossing estimated by a secant in (log alpha,
-  logit S), as a sigmoid rises, alone when the bracket is at most `(1 + rel_width)^2` wide, else two
-  alphas `1 + rel_width` apart around it (a bracket of their own once the crossing falls between
-  them). Once alphas placed inside have missed the crossing, the end of the bracket only the scout seed
-  has tried runs at every seed, alone when that closes the bracket. A bracket is closed when its width
+  Inside the bracket where it crosses the target: one or two alphas that split it evenly in log alpha
+  when two or three closed parts fill it (the coarse grid's brackets do), so the round closes it
+  whichever part the crossing falls in; a wider bracket gets two alphas `1 + rel_width` apart around
+  the crossing estimated by a secant in (log alpha, logit S), as a sigmoid rises. When the crossing
+  falls between an end only the scout seed has tried and the alphas placed inside, that end runs at
+  every seed, alone when that closes the bracket. A bracket is closed when its width
   is at most `rel_width` times its geometric centre; then, if the bootstrap interval reaches past it,
   alphas at the interval's ends. A curve whose crossing lies below every alpha tried extends down to
   the bottom of `alpha_range` (then alpha* is reported as `<=` that bound); one that never reaches the
@@ -39,6 +40,7 @@ SCOUT_SPACING = math.sqrt(10.0)  # the coarse grid's largest ratio between neigh
 SCOUT_SEEDS = 1  # seeds of the coarse grid (alpha 0 always runs at every seed)
 LOGIT_FLOOR = 0.02  # success is clipped to [LOGIT_FLOOR, 1 - LOGIT_FLOOR] before its logit (`_secant`)
 DIGITS = 3  # placed alphas are rounded to this many significant digits
+ROUNDING_MARGIN = 1.01  # parts of a split bracket stay this far inside closed, whatever the rounding
 
 CONVERGED = "interval and bracket within rel_width"
 AT_ZERO = "target reached at alpha 0"
@@ -228,16 +230,24 @@ def _refine(
 
 
 def _around(a: float, b: float, mean: dict[float, float], target: float, search: Search) -> list[float]:
-    """Where to train inside bracket (a, b): the crossing estimate, alone when the bracket is at most
-    `(1 + rel_width)^2` wide, else two alphas `1 + rel_width` apart around it (kept inside)."""
+    """Where to train inside bracket (a, b). One or two alphas that split it evenly in log alpha when
+    two or three closed parts (`_narrow`) fill it: whichever part the crossing falls in, the bracket
+    closes this round, or next round by completing an end only the scout seed ran. A wider bracket gets
+    two alphas `1 + rel_width` apart around the crossing estimated by `_secant` (kept inside)."""
     la, lb = math.log(a), math.log(b)
+    parts = max(2, math.ceil((lb - la) / math.log(_closed_ratio(search.rel_width) / ROUNDING_MARGIN)))
+    if parts <= 3:
+        return [math.exp(la + i * (lb - la) / parts) for i in range(1, parts)]
     step = math.log(1 + search.rel_width)
     centre = la + _secant(mean[a], mean[b], target) * (lb - la)
-    if lb - la <= 2 * step:  # one alpha; the middle where the estimate rounds onto an end
-        return [x if a < rounded(x := math.exp(centre)) < b else math.sqrt(a * b)]
     margin = (lb - la) / 8
     centre = min(max(centre, la + margin + step / 2), lb - margin - step / 2)
     return [math.exp(centre - step / 2), math.exp(centre + step / 2)]
+
+
+def _closed_ratio(rel_width: float) -> float:
+    """The largest b / a of a closed bracket (a, b): (b - a) / sqrt(ab) = rel_width."""
+    return ((rel_width + math.sqrt(rel_width**2 + 4)) / 2) ** 2
 
 
 def _secant(s_a: float, s_b: float, target: float) -> float:

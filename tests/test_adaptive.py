@@ -67,39 +67,59 @@ def test_monotone_curve_converges_near_the_true_crossing(alpha_star, width):
 
 
 @pytest.mark.parametrize("target", [0.01, 0.99])
-def test_a_target_near_0_or_1_still_places_its_estimate_inside_the_bracket(target):
-    """The logit secant clips S near 0 and 1; a target there must not put the estimate on a bracket end
-    (every seed ran it already, so the search would stop with no alpha left)."""
+def test_a_target_near_0_or_1_converges_and_its_secant_estimate_stays_inside_the_bracket(target):
+    """The logit secant clips S nearer 0 and 1 for a target there, so a bracket whose end sits at 0 or
+    1 still puts the crossing strictly inside it. rel_width 0.2: brackets too wide for an even split,
+    so the secant places the alphas."""
+    lo_s, hi_s = (0.0, 0.5) if target < 0.5 else (0.5, 1.0)
+    assert 0 < adaptive._secant(lo_s, hi_s, target) < 1
+    search = Search((0.001, 0.05), 0.2, 8)
     alpha_star, shift = 0.008, math.log(target / (1 - target))
     curve = lambda a: 0.0 if a == 0 else 1 / (1 + math.exp(-math.log(a / alpha_star) / 0.2 - shift))  # noqa: E731
     results: dict = {}
-    for _ in range(SEARCH.max_rounds):
-        st = state(results, SEEDS, SEARCH, target)
+    for _ in range(search.max_rounds):
+        st = state(results, SEEDS, search, target)
         if st.done:
             break
         results |= {(a, s): curve(a) for a, s in st.todo}
     assert st.reason == adaptive.CONVERGED
-    assert abs(math.log(st.estimate.value / alpha_star)) < math.log(1 + SEARCH.rel_width) / 2
+    assert abs(math.log(st.estimate.value / alpha_star)) < math.log(1 + search.rel_width)
 
 
-def test_round_two_trains_two_alphas_a_step_apart_and_a_missed_crossing_closes_on_the_scout_alone():
-    step = 1 + SEARCH.rel_width
-    for alpha_star, width in [(0.0023, 0.1), (0.0081, 0.4), (0.031, 0.4), (0.0081, 0.1)]:
+def test_round_two_splits_the_scout_bracket_in_three_closed_parts_and_an_outer_crossing_closes_on_its_scout():
+    closed = ((SEARCH.rel_width + math.sqrt(SEARCH.rel_width**2 + 4)) / 2) ** 2  # (b - a) / sqrt(ab) = w
+    grid = coarse_grid(0.001, 0.05)
+    for alpha_star, width in [(0.0023, 0.1), (0.0081, 0.4), (0.031, 0.4), (0.0081, 0.1), (0.0052, 0.2)]:
         st, _ = simulate(logistic(alpha_star, width))
         (lo, s_lo), (hi, s_hi) = st.rounds[1]
-        assert s_lo == s_hi == SEEDS and hi / lo == pytest.approx(step, rel=0.01)
-        if lo < alpha_star <= hi:  # the secant in logit S put the crossing between them
+        a = max(x for x in grid if x < lo)
+        b = min(x for x in grid if x > hi)
+        assert s_lo == s_hi == SEEDS and a < alpha_star <= b
+        assert lo / a == pytest.approx(hi / lo, rel=0.01) == pytest.approx(b / hi, rel=0.01)
+        assert max(lo / a, hi / lo, b / hi) < closed
+        if lo < alpha_star <= hi:  # the middle part: closed by round 2's own alphas
             assert len(st.rounds) == 2
-        else:  # the steep curve crosses just below: the scout under it runs at the other seeds, alone
-            scout = max(a for a in coarse_grid(0.001, 0.05) if a < lo)
-            assert alpha_star < lo and st.rounds[2] == ((scout, SEEDS[1:]),)
+        else:  # an outer part: the scout end on its side runs at the other seeds, alone
+            end = a if alpha_star <= lo else b
+            assert st.rounds[2] == ((end, SEEDS[1:]),) and len(st.rounds) == 3
     # Both alphas of round 2 fall short and the scout above closes the bracket: it alone runs next.
     results = {(0.0, s): 0.0 for s in SEEDS}
-    results |= {(a, 0): 0.0 if a < 0.005 else 0.5 if a < 0.01 else 0.95 for a in coarse_grid(0.001, 0.05)}
+    results |= {(a, 0): 0.0 if a < 0.005 else 0.5 if a < 0.01 else 0.95 for a in grid}
     round2 = state(results, SEEDS, SEARCH, TARGET).todo
-    assert {a for a, _ in round2} == {0.0111, 0.0166}
+    assert {a for a, _ in round2} == {0.00979, 0.0136}  # (0.00707, 0.0188) in thirds
     results |= {cell: 0.85 for cell in round2}
     assert state(results, SEEDS, SEARCH, TARGET).rounds[2] == ((0.0188, SEEDS[1:]),)
+
+
+def test_a_bracket_too_wide_for_three_closed_parts_gets_two_alphas_a_step_apart_around_the_secant():
+    # Closed brackets are at most 1.22 wide at rel_width 0.2: a scout bracket would take 6 parts.
+    search = Search((0.001, 0.05), 0.2, 8)
+    st, _ = simulate(logistic(0.0081, 0.3), search=search)
+    (lo, _), (hi, _) = st.rounds[1]
+    assert hi / lo == pytest.approx(1.2, rel=0.01)
+    assert lo < 0.0081 * 1.2 and hi > 0.0081 / 1.2  # around the crossing, not an even split
+    assert st.reason == adaptive.CONVERGED
+    assert abs(math.log(st.estimate.value / 0.0081)) < math.log(1.2)
 
 
 def test_noisy_seeds_still_bracket_the_crossing_within_the_budget():
