@@ -1,9 +1,11 @@
 """A sweep: expand experiments, skip cells already stored, train the rest, store records; adaptive
 searches (`alphas: auto`) run as rounds of such passes until each configuration's alpha* is known."""
 
+import contextlib
 import itertools
 import math
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -12,7 +14,7 @@ from aca_bench.benchmark import adaptive, sizing
 from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.executors.local import run_local
-from aca_bench.benchmark.executors.pool import run_pool
+from aca_bench.benchmark.executors.pool import run_pool, worker_pool
 from aca_bench.benchmark.plan import Cell, Experiment, canonical, configurations, expand, group_cells
 from aca_bench.benchmark.preflight import check_cells
 from aca_bench.benchmark.store import Store
@@ -126,6 +128,26 @@ def _label(exp: Experiment, template: Cell) -> str:
     return exp.name + ("(" + ", ".join(f"{k}={template.hparams[k]}" for k in grid) + ")" if grid else "")
 
 
+def _train(
+    stacks: list[list[Cell]],
+    store: Store,
+    device: torch.device,
+    executor: ExecutorChoice,
+    workers: ProcessPoolExecutor | None,
+    label: str,
+) -> int:
+    """Train `stacks` where `executor` says (Ray, the `workers` processes, or this process); returns the
+    records written."""
+    if executor.kind == "ray":
+        from aca_bench.benchmark.executors.ray import run_ray
+
+        ex = executor
+        return run_ray(stacks, store, device, ex.address, ex.gpus_per_stack, desc=label, **ex.options)
+    if workers is not None:
+        return run_pool(stacks, store, device, workers, executor.workers, desc=label)
+    return run_local(stacks, store, device, desc=label)
+
+
 def run_sweep(
     experiments: list[Experiment] | tuple[Experiment, ...],
     store: Store,
@@ -161,36 +183,30 @@ def run_sweep(
     trained = written = 0
     seconds = 0.0
     last: set[str] = set()
-    for turn in itertools.count(1):
-        records = store.read()[0]
-        done = {r["run_id"] for r in records}
-        results = search_results(records)
-        states = [
-            adaptive.state(results.get(config_key(t.config()), {}), exp.seeds, exp.search, target)
-            for exp, t in searches
-        ]
-        todo = {c.run_id: c for c in fixed if c.run_id not in done}
-        for (_, t), st in zip(searches, states, strict=True):
-            todo.update((c.run_id, c) for c in (replace(t, alpha=a, seed=s) for a, s in st.todo))
-        if not todo:
-            break
-        if set(todo) == last:
-            raise BenchError(f"{len(todo)} cells were trained but left no records; stopping the search")
-        last = set(todo)
-        stacks = group_cells(list(todo.values()), _spread(width, executor.workers))
-        start = time.perf_counter()
-        label = desc if not searches else f"{desc} round {turn}"
-        if executor.kind == "ray":
-            from aca_bench.benchmark.executors.ray import run_ray
-
-            ex = executor
-            written += run_ray(stacks, store, device, ex.address, ex.gpus_per_stack, desc=label, **ex.options)
-        elif executor.workers > 1:
-            written += run_pool(stacks, store, device, executor.workers, desc=label)
-        else:
-            written += run_local(stacks, store, device, desc=label)
-        seconds += time.perf_counter() - start
-        trained += len(todo)
+    pool = worker_pool(executor.workers) if executor.workers > 1 else contextlib.nullcontext()
+    with pool as workers:
+        for turn in itertools.count(1):
+            records = store.read()[0]
+            done = {r["run_id"] for r in records}
+            results = search_results(records)
+            states = [
+                adaptive.state(results.get(config_key(t.config()), {}), exp.seeds, exp.search, target)
+                for exp, t in searches
+            ]
+            todo = {c.run_id: c for c in fixed if c.run_id not in done}
+            for (_, t), st in zip(searches, states, strict=True):
+                todo.update((c.run_id, c) for c in (replace(t, alpha=a, seed=s) for a, s in st.todo))
+            if not todo:
+                break
+            if set(todo) == last:
+                raise BenchError(f"{len(todo)} cells were trained but left no records; stopping the search")
+            last = set(todo)
+            stacks = group_cells(list(todo.values()), _spread(width, executor.workers))
+            start = time.perf_counter()
+            label = desc if not searches else f"{desc} round {turn}"
+            written += _train(stacks, store, device, executor, workers, label)
+            seconds += time.perf_counter() - start
+            trained += len(todo)
     reports = [
         SearchReport(exp.name, _label(exp, t), st, t.hparams.get("epochs"))
         for (exp, t), st in zip(searches, states, strict=True)

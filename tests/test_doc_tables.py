@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from aca_bench.benchmark.commands import perf_adaptive
 from aca_bench.benchmark.commands.doc_tables import documents, render
 from aca_bench.benchmark.errors import BenchError
 
@@ -32,7 +33,8 @@ def _store(folder: Path, curves: dict[str, list[float]], extra: dict | None = No
                         "algorithm": {"name": "erm", "hparams": {"lr": float(lr), **(extra or {})}},
                         "metrics": {"success": s, "clean_accuracy": 0.95},
                         "wall_time_s": 1.0,
-                        "finished_at": "2026-11-29T14:00:00+00:00",
+                        "stack_wall_time_s": 1.0,  # each record its own stack, one after another
+                        "finished_at": f"2026-11-29T14:00:{len(lines):02d}+00:00",
                         "environment": {
                             "command": "aca-bench run x",
                             "git_commit": "a" * 40,
@@ -127,6 +129,22 @@ def test_view_adaptive_puts_the_two_arms_side_by_side(tmp_path):
     assert "9 model-epochs, 9 s training" in total and "6 model-epochs, 6 s training" in total
     with pytest.raises(BenchError, match="two stores"):
         render("<!-- records: fixed view=adaptive -->\n<!-- /records -->\n", tmp_path)
+
+
+def test_training_time_counts_stacks_side_by_side_once_and_a_pause_not_at_all():
+    def stack(end: str, seconds: float) -> dict:
+        return {"finished_at": f"2026-11-29T14:{end}+00:00", "stack_wall_time_s": seconds}
+
+    # Two workers: 0-10 s (two records) beside 2-12 s, then 12-20 s; resumed later: 100-105 s.
+    records = [
+        stack("00:10", 10),
+        stack("00:10", 10),
+        stack("00:12", 10),
+        stack("00:20", 8),
+        stack("01:45", 5),
+    ]
+    assert perf_adaptive.training_seconds(records) == pytest.approx(25.0)
+    assert perf_adaptive.training_seconds(records[3:4]) == pytest.approx(8.0)
 
 
 def test_view_adaptive_summary_totals_the_arms_and_counts_agreement(tmp_path):

@@ -5,8 +5,10 @@ import pytest
 import torch
 from test_registry import CLIPPED_SGD, write_algorithm
 
+from aca_bench.benchmark import sweep
 from aca_bench.benchmark.errors import BenchError
-from aca_bench.benchmark.plan import Experiment
+from aca_bench.benchmark.executors.pool import worker_pool
+from aca_bench.benchmark.plan import AUTO, Experiment
 from aca_bench.benchmark.store import Store
 from aca_bench.benchmark.sweep import ExecutorChoice, run_sweep
 
@@ -28,6 +30,22 @@ def test_two_workers_give_the_records_of_a_one_thread_local_run(tmp_path, one_th
     assert _records(pooled) == _records(local)  # every metric exactly; one thread in each worker
     assert {t for _, t in _records(pooled).values()} == {1}
     assert run_sweep([EXP], pooled, CPU, max_stack=1, executor=TWO).written == 0  # resumes: nothing left
+
+
+@pytest.mark.slow
+def test_an_adaptive_search_keeps_one_pool_of_workers_across_its_rounds(tmp_path, monkeypatch, one_thread):
+    opened = []
+
+    def counted(workers: int):
+        opened.append(workers)
+        return worker_pool(workers)
+
+    monkeypatch.setattr(sweep, "worker_pool", counted)
+    auto = Experiment("auto", "mnist_patch", "erm", AUTO, (0, 1), {}, EXP.hparams, (0.01, 0.5), 0.5, 2)
+    result = run_sweep([auto], Store(tmp_path), CPU, executor=TWO)
+    search = result.searches[0]
+    assert search.rounds == 2 and result.written == search.cells > len(auto.seeds)
+    assert opened == [2]  # one pool of two processes for both rounds
 
 
 @pytest.mark.slow

@@ -4,12 +4,14 @@ Both arms train in one run on this device at the same seeds and hyperparameters,
 store under --out (fixed/, auto/), so neither reuses the other's cells. The adaptive arm searches the
 fixed grid's own range (its smallest positive alpha to its largest) unless --alpha-range is given.
 It prints `markdown`'s table: per configuration both arms' model-epochs, alpha* and the width of its
-interval relative to alpha*; per arm the summed training time of its records. `aca-bench docs render`
+interval relative to alpha*; per arm its training time (`training_seconds`). `aca-bench docs render`
 renders the same table from the two stores (`view=adaptive`), and its totals alone (`summary`,
 `view=adaptive-summary`).
 """
 
+import math
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -18,8 +20,10 @@ import yaml
 
 from aca_bench.benchmark.aggregate import critical_table, runs_frame
 from aca_bench.benchmark.commands.options import (
+    ExecutorFlags,
     apply_sets,
     device_option,
+    executor_options,
     parse_search,
     search_options,
     set_option,
@@ -35,13 +39,13 @@ from aca_bench.benchmark.sweep import config_key, run_sweep
 
 
 def arm_rows(records: list[dict], target: float) -> dict[str, dict]:
-    """config key -> {label, cells, model_epochs, train_s, crit row} of one arm's records."""
+    """config key -> {label, cells, model_epochs, records, crit row} of one arm's records."""
     out: dict[str, dict] = {}
     for r in records:
-        row = out.setdefault(config_key(r), {"cells": 0, "model_epochs": 0, "train_s": 0.0})
+        row = out.setdefault(config_key(r), {"cells": 0, "model_epochs": 0, "records": []})
         row["cells"] += 1
         row["model_epochs"] += int(r["algorithm"]["hparams"].get("epochs", 1))
-        row["train_s"] += float(r.get("wall_time_s", 0.0))
+        row["records"].append(r)
     crit = critical_table(runs_frame(records), target)
     for c in crit.itertuples():
         out[c.config_id].update(label=f"{c.task} / {c.config}", crit=c)
@@ -91,7 +95,7 @@ def _agreement(fixed, auto) -> str:
 def markdown(fixed_records: list[dict], auto_records: list[dict], target: float) -> str:
     """The two arms side by side per configuration (model-epochs, alpha* [95%], interval width relative to
     alpha*), the saving, whether the adaptive alpha* is inside the fixed interval; then both arms' totals
-    with their summed training time."""
+    with their training time (`training_seconds`)."""
     fixed, auto, shared = _arms(fixed_records, auto_records, target)
     rows = []
     for key in shared:
@@ -167,7 +171,29 @@ def _arms(
 
 
 def _totals(rows: dict[str, dict], keys: list[str]) -> tuple[int, float]:
-    return sum(rows[k]["model_epochs"] for k in keys), sum(rows[k]["train_s"] for k in keys)
+    return sum(rows[k]["model_epochs"] for k in keys), training_seconds(
+        [r for k in keys for r in rows[k]["records"]]
+    )
+
+
+def training_seconds(records: list[dict]) -> float:
+    """Seconds in which a stack that trained some of `records` was running: the union of the stacks'
+    intervals (`finished_at` less `stack_wall_time_s`, to `finished_at`). In one process that is the
+    sum of its stacks' times; stacks that ran side by side (`--workers`) count once, and a pause before
+    a resumed run not at all."""
+    spans = sorted(
+        {
+            (end - float(r["stack_wall_time_s"]), end)
+            for r in records
+            for end in [datetime.fromisoformat(r["finished_at"]).timestamp()]
+        }
+    )
+    total, reached = 0.0, -math.inf
+    for start, end in spans:
+        if end > reached:
+            total += end - max(start, reached)
+            reached = end
+    return total
 
 
 @click.command("perf-adaptive")
@@ -178,7 +204,10 @@ def _totals(rows: dict[str, dict], keys: list[str]) -> tuple[int, float]:
 @set_option
 @click.option("--out", default="perf-adaptive", show_default=True, type=click.Path(file_okay=False))
 @device_option
-def command(suite, only, seeds, alpha_range, rel_width, max_rounds, sets, out, device) -> None:
+@executor_options
+def command(
+    suite, only, seeds, alpha_range, rel_width, max_rounds, sets, out, device, executor: ExecutorFlags
+) -> None:
     """Train SUITE's fixed grids and `alphas: auto` at the same seeds; print model-epochs, training wall
     time, both alpha* and their interval widths (relative to alpha*)."""
     s = load_suite(suite)
@@ -197,7 +226,14 @@ def command(suite, only, seeds, alpha_range, rel_width, max_rounds, sets, out, d
     records = {}
     for arm, experiments in (("fixed", exps), ("auto", auto)):
         store = Store(Path(out) / arm)
-        result = run_sweep(experiments, store, dev, desc=f"{s.name} {arm}", target=s.target)
+        result = run_sweep(
+            experiments,
+            store,
+            dev,
+            desc=f"{s.name} {arm}",
+            executor=executor.choice(s.executor),
+            target=s.target,
+        )
         records[arm] = store.read()[0]
         click.echo(
             f"{arm}: {result.written} cells trained in {result.seconds:.1f} s "

@@ -1,16 +1,17 @@
 """Stacks in flight: the driver loop both parallel executors share, and `--workers N` on one machine.
 
 `drive` keeps up to `slots` stacks submitted, claims each stack's cells when it submits it, and stores
-each stack's records as it finishes (the Ray executor submits Ray tasks; `run_pool` submits to worker
-processes of this machine). On a 2-core CPU two one-thread processes trained a lone stack 1.6x (ERM)
-and 1.25x (DP-SGD) faster than one two-thread process, whose small convolutions leave the second
-thread idle; whole suites gain less (docs/performance.md).
+each stack's records as it finishes (the Ray executor submits Ray tasks; `run_pool` submits to the
+processes of a `worker_pool`, which a sweep keeps across its rounds). On a 2-core CPU two one-thread
+processes trained a lone stack 1.6x (ERM) and 1.25x (DP-SGD) faster than one two-thread process,
+whose small convolutions leave the second thread idle; whole suites gain less (docs/performance.md).
 """
 
 import concurrent.futures as cf
 import multiprocessing
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 
 import torch
@@ -73,21 +74,33 @@ def drive(
     return written
 
 
-def run_pool(
-    stacks: list[list[Cell]], store: Store, device: torch.device, workers: int, desc: str = "sweep"
-) -> int:
-    """Train stacks in `workers` processes of this machine, each with this process's torch threads
-    divided among them (at least one); returns the records written."""
-    threads = max(1, torch.get_num_threads() // workers)
-    source = active_source()
+@contextmanager
+def worker_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
+    """`workers` spawned processes of this machine, kept for a whole sweep: its rounds reuse their
+    imports and the task data each has loaded."""
     context = multiprocessing.get_context("spawn")  # no forked torch thread pools
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        yield pool
 
-        def submit(stack: list[Cell]) -> cf.Future:
-            return pool.submit(train_fields, [cell_fields(c) for c in stack], source, device.type, threads)
 
-        def wait(futures: list[cf.Future]) -> list[tuple[cf.Future, list[dict]]]:
-            done, _ = cf.wait(futures, timeout=POLL_S, return_when=cf.FIRST_COMPLETED)
-            return [(f, f.result()) for f in done]
+def run_pool(
+    stacks: list[list[Cell]],
+    store: Store,
+    device: torch.device,
+    pool: cf.ProcessPoolExecutor,
+    workers: int,
+    desc: str = "sweep",
+) -> int:
+    """Train stacks in the `workers` processes of `pool` (`worker_pool`), each with this process's torch
+    threads divided among them (at least one); returns the records written."""
+    threads = max(1, torch.get_num_threads() // workers)
+    source = active_source()
 
-        return drive(stacks, store, desc, workers, submit, wait, lambda f: f.cancel())
+    def submit(stack: list[Cell]) -> cf.Future:
+        return pool.submit(train_fields, [cell_fields(c) for c in stack], source, device.type, threads)
+
+    def wait(futures: list[cf.Future]) -> list[tuple[cf.Future, list[dict]]]:
+        done, _ = cf.wait(futures, timeout=POLL_S, return_when=cf.FIRST_COMPLETED)
+        return [(f, f.result()) for f in done]
+
+    return drive(stacks, store, desc, workers, submit, wait, lambda f: f.cancel())
