@@ -141,8 +141,9 @@ def _train(
     if executor.kind == "ray":
         from aca_bench.benchmark.executors.ray import run_ray
 
-        ex = executor
-        return run_ray(stacks, store, device, ex.address, ex.gpus_per_stack, desc=label, **ex.options)
+        return run_ray(
+            stacks, store, device, executor.address, executor.gpus_per_stack, desc=label, **executor.options
+        )
     if workers is not None:
         return run_pool(stacks, store, device, workers, executor.workers, desc=label)
     return run_local(stacks, store, device, desc=label)
