@@ -10,15 +10,15 @@ did not place (a fixed-grid run into the same store) are ignored, so they cannot
   decade between neighbours) at the first seed only.
 - Every later round trains one to three new alphas at every seed, chosen from the seed-mean curve.
   Inside the bracket where it crosses the target: one or two alphas that split it evenly in log alpha
-  when two or three closed parts fill it (the coarse grid's brackets do), so the round closes it
-  whichever part the crossing falls in; a wider bracket gets two alphas `1 + rel_width` apart around
-  the crossing estimated by a secant in (log alpha, logit S), as a sigmoid rises. When the crossing
-  falls between an end only the scout seed has tried and the alphas placed inside, that end runs at
-  every seed, alone when that closes the bracket. A bracket is closed when its width
-  is at most `rel_width` times its geometric centre; then, if the bootstrap interval reaches past it,
-  alphas at the interval's ends. A curve whose crossing lies below every alpha tried extends down to
-  the bottom of `alpha_range` (then alpha* is reported as `<=` that bound); one that never reaches the
-  target is confirmed at the top of the range at every seed (then `not reached`).
+  when two or three closed parts fill it (the coarse grid's brackets do at rel_width 0.5), so the
+  round closes it whichever part the crossing falls in; a wider bracket gets two alphas
+  `1 + rel_width` apart around the crossing estimated by a secant in (log alpha, logit S), as a
+  sigmoid rises. When the crossing falls between an end only the scout seed has tried and the alphas
+  placed inside, that end runs at every seed, alone when that closes the bracket. A bracket is closed
+  when its width is at most `rel_width` times its geometric centre; then, if the bootstrap interval
+  reaches past it, alphas at the interval's ends. A curve whose crossing lies below every alpha tried
+  extends down to the bottom of `alpha_range` (then alpha* is reported as `<=` that bound); one that
+  never reaches the target is confirmed at the top of the range at every seed (then `not reached`).
 - It stops when alpha* over the alphas every seed ran (`aca_bench.benchmark.critical`) has a bootstrap
   interval narrower than `rel_width` times alpha* and a closed bracket; or when `max_rounds` rounds are
   spent; or when no new alpha could narrow it.
