@@ -266,7 +266,7 @@ def _secant(s_a: float, s_b: float, target: float) -> float:
 
 def _narrow(a: float, b: float, search: Search) -> bool:
     """Whether bracket (a, b) is within rel_width of its geometric centre (alpha*, inside it, is near)."""
-    return (b - a) / math.sqrt(a * b) <= search.rel_width
+    return b / a <= _closed_ratio(search.rel_width)
 
 
 def _new(alphas: list[float], full: list[float], apart: float = 1.0) -> list[float]:

@@ -39,11 +39,10 @@ from aca_bench.benchmark.sweep import config_key, run_sweep
 
 
 def arm_rows(records: list[dict], target: float) -> dict[str, dict]:
-    """config key -> {label, cells, model_epochs, records, crit row} of one arm's records."""
+    """config key -> {label, model_epochs, records, crit row} of one arm's records."""
     out: dict[str, dict] = {}
     for r in records:
-        row = out.setdefault(config_key(r), {"cells": 0, "model_epochs": 0, "records": []})
-        row["cells"] += 1
+        row = out.setdefault(config_key(r), {"model_epochs": 0, "records": []})
         row["model_epochs"] += int(r["algorithm"]["hparams"].get("epochs", 1))
         row["records"].append(r)
     crit = critical_table(runs_frame(records), target)
