@@ -13,7 +13,8 @@ alone); `view=against:KEY by=PARAM` with
 several comma-separated stores gives `against.markdown`, the stores side by side; `view=select
 by=A,B over=C,D [shared=B]` the picks of a selection suite, `select.markdown`; `view=results` what
 `aca-bench results` prints, in a code block; `view=adaptive` with a fixed-grid store and an adaptive one,
-`perf_adaptive.markdown`, and `view=adaptive-summary` its totals, `perf_adaptive.summary`) followed by one
+`perf_adaptive.markdown`, and `view=adaptive-summary` its totals, `perf_adaptive.summary`; `view=perf` the
+runs of an `aca-bench perf --out` store, `aca_bench.benchmark.perf.report.markdown`) followed by one
 provenance line: how many records, the command, the commit, the device and the date they came from.
 """
 
@@ -30,6 +31,7 @@ from aca_bench.benchmark.commands import against, perf_adaptive, results, select
 from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.markdown import markdown_table
+from aca_bench.benchmark.perf import report
 from aca_bench.benchmark.scaling import markdown, scaling_series
 from aca_bench.benchmark.store import load_records
 
@@ -119,6 +121,8 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
             )
         fixed, auto = stores.values()
         return ADAPTIVE_VIEWS[opts["view"]](fixed, auto, target) + "\n\n" + provenance(records) + "\n"
+    if opts.get("view") == "perf":  # aca-bench perf's throughput runs
+        return report.markdown(records) + "\n\n" + provenance(records) + "\n"
     if opts.get("view") == "select":  # a selection suite's picks (aca_bench.benchmark.commands.select)
         by, over = (
             tuple(opts.get("by", "target_epsilon").split(",")),

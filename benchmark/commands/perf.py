@@ -1,4 +1,9 @@
-"""`aca-bench perf`: model-epochs per minute of the stacked engine vs the naive per-model loop."""
+"""`aca-bench perf`: model-epochs per minute of the stacked engine vs the naive per-model loop.
+
+With `--out DIR` the rows are also appended to DIR/records.jsonl as records
+(`aca_bench.benchmark.perf.report`), from which `aca-bench docs render` makes the table
+(`view=perf`).
+"""
 
 import click
 import torch
@@ -7,8 +12,10 @@ from aca_bench.algorithms import registry
 from aca_bench.algorithms.base import PRECISIONS
 from aca_bench.benchmark.commands.options import parse_list, registry_env_option
 from aca_bench.benchmark.environment import device_name, resolve_device
+from aca_bench.benchmark.perf import report
 from aca_bench.benchmark.perf.throughput import measure, tiled
 from aca_bench.benchmark.plan import task_budget
+from aca_bench.benchmark.store import Store
 from aca_bench.tasks.registry import get_task
 
 _STEPPING = {"auto": None, "vmapped": True, "in-turn": False}
@@ -52,9 +59,26 @@ def _choice(flag: str, default: str, choices, help_text: str):
     "--repeats", 1, "Times the paths take turns; each row shows its median (for a noisy, shared machine)."
 )
 @click.option("--device", default="auto", show_default=True)
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Also append the rows to OUT/records.jsonl as records (with command, commit and machine).",
+)
 @registry_env_option
 def command(
-    task, n_train, stack, naive_models, epochs, batch_size, algorithms, precision, stepping, repeats, device
+    task,
+    n_train,
+    stack,
+    naive_models,
+    epochs,
+    batch_size,
+    algorithms,
+    precision,
+    stepping,
+    repeats,
+    device,
+    out,
 ) -> None:
     """Print throughput (model-epochs/min) of the stacked engine and the naive loop, and their ratio.
 
@@ -63,6 +87,9 @@ def command(
     turn, a third row for ERM times one model's convolution kernels alone: the ceiling of that engine.
     """
     dev = resolve_device(device)
+    store = Store(out) if out else None
+    if store is not None:
+        store.check()  # an unusable folder fails before anything is timed
     t = get_task(task)()
     data = tiled(t.data(), n_train)
     rows = []
@@ -102,3 +129,17 @@ def command(
                 f"{name}: conv kernels only / naive = {ceiling:.2f}x "
                 "(the most an engine stepping in turn can reach)"
             )
+    if store is not None:
+        settings = {
+            "task": task,
+            "n_train": n_train,
+            "stack": stack,
+            "naive_models": naive_models,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "precision": precision,
+            "stepping": stepping,
+            "repeats": repeats,
+        }
+        store.append(report.records(rows, settings, dev))
+        click.echo(f"{len(rows)} records appended to {store.path}")
