@@ -301,9 +301,17 @@ def _run_id(line: bytes) -> str | None:
         return None
 
 
-def load_records(root: str | Path) -> tuple[list[dict], list[str]]:
-    """Records of a results folder, or a BenchError when it holds none."""
+KINDS = {"run": "run records (sweep, run)", "perf": "`aca-bench perf` timings"}
+
+
+def load_records(root: str | Path, kind: str = "run") -> tuple[list[dict], list[str]]:
+    """Records of a results folder, all of `kind` (`KINDS`; `aca-bench perf`'s carry a perf_run), and
+    one line per damaged one; a BenchError when it holds none, or records of another kind."""
     store = Store(root)
     if not store.path.exists():
         raise BenchError(f"no results in '{root}' (expected {store.path}); run a sweep with --out {root}")
-    return store.read()
+    records, problems = store.read()
+    if any(("perf_run" in r) != (kind == "perf") for r in records):
+        other = "run" if kind == "perf" else "perf"
+        raise BenchError(f"'{root}' holds {KINDS[other]}, not {KINDS[kind]}")
+    return records, problems

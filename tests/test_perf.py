@@ -1,5 +1,6 @@
 """`aca-bench perf` measures both paths for ERM and DP-SGD in one run and reports their ratio."""
 
+import json
 import re
 
 import pytest
@@ -10,9 +11,11 @@ import torch
     ("precision", "stepping", "engine", "repeats"),
     [("fp32", "auto", "engine (in turn)", 1), ("bf16", "vmapped", "engine (vmapped)", 2)],
 )
-def test_perf_reports_both_paths_and_ratios(cli, precision, stepping, engine, repeats):
+def test_perf_reports_both_paths_and_ratios(cli, tmp_path, precision, stepping, engine, repeats):
     result = cli(
         "perf",
+        "--out",
+        tmp_path / "perf",
         "--repeats",
         repeats,
         "--precision",
@@ -58,6 +61,80 @@ def test_perf_reports_both_paths_and_ratios(cli, precision, stepping, engine, re
         if ceiling is not None:
             expected_ceiling = rate[name, "conv kernels only"] / rate[name, naive]
             assert float(ceiling[1]) == pytest.approx(expected_ceiling, rel=0.01, abs=0.01)
+    _check_records(tmp_path / "perf", rows, result.output, precision, stepping, repeats)
+
+
+def _check_records(folder, rows, output, precision, stepping, repeats):
+    """--out wrote one record per printed row, with the run's settings; the rendered table (view=perf)
+    carries the printed ratios."""
+    from aca_bench.benchmark.commands.doc_tables import render_block
+
+    records = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
+    assert sorted((r["algorithm"], r["path"], r["models"]) for r in records) == sorted(
+        (a, p, int(m)) for a, p, m, _, _ in rows
+    )
+    assert len({r["perf_run"] for r in records}) == 1 and len({r["run_id"] for r in records}) == len(rows)
+    for r in records:
+        assert r["settings"] == {
+            "task": "mnist_patch",
+            "n_train": 128,
+            "stack": 2,
+            "naive_models": 1,
+            "epochs": 1,
+            "batch_size": 32,
+            "precision": precision,
+            "stepping": stepping,
+            "repeats": repeats,
+        }
+        assert r["model_epochs_per_min"] == pytest.approx(r["models"] * r["epochs"] * 60 / r["seconds"])
+        assert r["environment"]["device"] == "cpu" and r["finished_at"]
+    table = render_block(f"{folder.name} view=perf", folder.parent).splitlines()
+    line = table[2].strip("| ").split(" | ")
+    printed = dict(re.findall(r"^(erm|dpsgd): engine / naive = ([\d.]+)x", output, flags=re.M))
+    assert len(table) == 5 and table[4].startswith(f"{len(rows)} records; command: ")
+    assert line[0] == f"32, {precision}, {'in turn' if stepping == 'auto' else stepping}, {repeats}"
+    assert float(line[3][:-1]) == pytest.approx(float(printed["erm"]), abs=0.011)
+    assert float(line[7][:-1]) == pytest.approx(float(printed["dpsgd"]), abs=0.011)
+    assert (line[4] == "-") == (stepping == "vmapped")
+
+
+def test_perf_table_has_one_line_per_run_in_order_and_dashes_for_missing_paths():
+    from aca_bench.benchmark.perf.report import markdown
+
+    def rec(run, when, algorithm, path, rate):
+        settings = {"batch_size": 64, "precision": "fp32", "repeats": 3}
+        return {"perf_run": run, "finished_at": when, "algorithm": algorithm, "path": path,
+                "model_epochs_per_min": rate, "settings": settings}  # fmt: skip
+
+    later = [
+        rec("b", "2026-01-02", "erm", "naive loop", 100.0),
+        rec("b", "2026-01-02", "erm", "engine (vmapped)", 50.0),
+    ]
+    earlier = [
+        rec("a", "2026-01-01", "dpsgd", "naive (Opacus)", 40.0),
+        rec("a", "2026-01-01", "dpsgd", "engine (in turn)", 100.0),
+        rec("a", "2026-01-01", "erm", "naive loop", 200.0),
+        rec("a", "2026-01-01", "erm", "engine (in turn)", 250.0),
+        rec("a", "2026-01-01", "erm", "conv kernels only", 700.0),
+    ]
+    lines = markdown(later + earlier).splitlines()
+    assert lines[2:] == [
+        "| 64, fp32, in turn, 3 | 200.0 | 250.0 | 1.25x | 3.50x | 40.0 | 100.0 | 2.50x |",
+        "| 64, fp32, vmapped, 3 | 100.0 | 50.0 | 0.50x | - | - | - | - |",
+    ]
+
+
+def test_perf_refuses_an_unusable_out_folder_before_timing(cli, tmp_path):
+    from aca_bench.benchmark.store import Store
+
+    (tmp_path / "file").write_text("")
+    Store(tmp_path / "runs").append([{"run_id": "r1", "alpha": 0.0}])
+    for out, why in (
+        (tmp_path / "file" / "perf", "cannot be used"),
+        (tmp_path / "runs", "holds run records"),
+    ):
+        result = cli("perf", "--out", out, "--n-train", "64", "--device", "cpu")
+        assert result.exit_code == 1 and why in result.output and "model-epochs/min" not in result.output
 
 
 def test_perf_refuses_an_algorithm_it_cannot_time(cli):

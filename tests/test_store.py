@@ -89,6 +89,18 @@ def test_missing_results_folder_is_a_one_line_error(tmp_path):
         load_records(tmp_path / "none")
 
 
+def test_a_store_of_the_other_kind_is_a_one_line_error(tmp_path):
+    runs, perf = Store(tmp_path / "runs"), Store(tmp_path / "perf")
+    runs.append([_rec(1)])
+    perf.append([{"run_id": "p-erm-naive loop", "perf_run": "p"}])
+    assert [r["run_id"] for r in load_records(runs.root)[0]] == ["r1"]
+    assert [r["run_id"] for r in load_records(perf.root, "perf")[0]] == ["p-erm-naive loop"]
+    with pytest.raises(BenchError, match="holds `aca-bench perf` timings, not run records"):
+        load_records(perf.root)
+    with pytest.raises(BenchError, match=r"holds run records \(sweep, run\), not `aca-bench perf` timings"):
+        load_records(runs.root, "perf")
+
+
 def _writer(root, start):
     store = Store(root)
     for i in range(start, start + 40):

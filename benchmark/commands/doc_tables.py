@@ -100,8 +100,9 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
     """The generated body of one block."""
     folders, opts = _parse(spec)
     stores = {}
+    kind = "perf" if opts.get("view") == "perf" else "run"
     for folder in folders.split(","):
-        stores[Path(folder).name], problems = load_records(str(root / folder))
+        stores[Path(folder).name], problems = load_records(str(root / folder), kind)
         if problems or not stores[Path(folder).name]:
             raise BenchError(f"{folder}: {problems[0] if problems else 'no run records'}")
     records = [r for recs in stores.values() for r in recs]

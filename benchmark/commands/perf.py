@@ -15,7 +15,7 @@ from aca_bench.benchmark.environment import device_name, resolve_device
 from aca_bench.benchmark.perf import report
 from aca_bench.benchmark.perf.throughput import measure, tiled
 from aca_bench.benchmark.plan import task_budget
-from aca_bench.benchmark.store import Store
+from aca_bench.benchmark.store import Store, load_records
 from aca_bench.tasks.registry import get_task
 
 _STEPPING = {"auto": None, "vmapped": True, "in-turn": False}
@@ -88,8 +88,10 @@ def command(
     """
     dev = resolve_device(device)
     store = Store(out) if out else None
-    if store is not None:
-        store.check()  # an unusable folder fails before anything is timed
+    if store is not None:  # an unusable folder, or one holding run records, fails before any timing
+        store.check()
+        if store.path.exists():
+            load_records(out, "perf")
     t = get_task(task)()
     data = tiled(t.data(), n_train)
     rows = []

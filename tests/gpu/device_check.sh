@@ -12,7 +12,8 @@
 # bf16), and times the `paper` suite on 60,000 digits made by tiling the embedded ones (the device
 # cannot download MNIST: the timing is real, the alpha* values of that run mean nothing) until its
 # time budget runs out; the records written by then give its throughput. Everything is logged under
-# $OUT. Knobs: DEVICE (cuda), N_TRAIN (60000), STACK (64), STACK_WIDE (256),
+# $OUT; the perf rows also as records in $OUT/perf (commit them as leaderboard/reference/perf/cuda and
+# render them with view=perf, as docs/performance.md does the CPU's). Knobs: DEVICE (cuda), N_TRAIN (60000), STACK (64), STACK_WIDE (256),
 # PAPER_SECONDS (240). The paper suite sizes its stacks to the free memory (benchmark/sizing.py).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -38,11 +39,11 @@ python -m pytest -q -m gpu -p no:cacheprovider tests 2>&1 | tail -15 | tee -a "$
 for precision in fp32 bf16; do
     log "perf $precision"
     aca-bench perf --n-train "$N_TRAIN" --stack "$STACK" --naive-models 2 --epochs 1 \
-        --device "$DEVICE" --precision "$precision" 2>&1 | grep -v -i warn | tee -a "$OUT/summary.txt"
+        --device "$DEVICE" --precision "$precision" --out "$OUT/perf" 2>&1 | grep -v -i warn | tee -a "$OUT/summary.txt"
 done
 log "perf bf16, a stack of $STACK_WIDE"
 aca-bench perf --n-train "$N_TRAIN" --stack "$STACK_WIDE" --naive-models 1 --epochs 1 \
-    --device "$DEVICE" --precision bf16 2>&1 | grep -v -i warn | tee -a "$OUT/summary.txt"
+    --device "$DEVICE" --precision bf16 --out "$OUT/perf" 2>&1 | grep -v -i warn | tee -a "$OUT/summary.txt"
 
 log "paper suite on $N_TRAIN tiled digits, at most $PAPER_SECONDS s"
 export ACA_BENCH_MNIST_DIR="$OUT/tiled-mnist"
