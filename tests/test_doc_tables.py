@@ -68,6 +68,9 @@ def test_where_keeps_matching_rows_and_bad_blocks_name_the_problem(tmp_path):
         render("<!-- records: ref columns=nope -->\n<!-- /records -->", tmp_path)
     with pytest.raises(BenchError, match="no results in"):
         render("<!-- records: missing -->\n<!-- /records -->", tmp_path)
+    _store(tmp_path / "a" / "ref", {"0.1": [0.0, 0.5, 1.0]})  # named like the first: one would hide the other
+    with pytest.raises(BenchError, match="a/ref: a second store named 'ref' in one records block"):
+        render("<!-- records: ref,a/ref view=against:lr by=lr -->\n<!-- /records -->", tmp_path)
 
 
 def test_the_against_view_sets_stores_side_by_side(tmp_path):
