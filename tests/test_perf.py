@@ -156,7 +156,20 @@ def test_repeats_give_each_path_its_median_time(monkeypatch, tiny_mnist):
     monkeypatch.setattr(perf, "stacked", timed("engine (in turn)"))
     monkeypatch.setattr(perf, "conv_seconds", lambda *args: next(ceiling))
     hp = {"batch_size": 64, "epochs": 1, "lr": 0.1, "momentum": 0.0, "weight_decay": 0.0}
-    rows = perf.measure("erm", task, data, hp, 2, 1, torch.device("cpu"), vectorize=False, repeats=3)
+    turns = []
+    rows = perf.measure(
+        "erm",
+        task,
+        data,
+        hp,
+        2,
+        1,
+        torch.device("cpu"),
+        vectorize=False,
+        repeats=3,
+        on_turn=lambda: turns.append(1),
+    )
+    assert len(turns) == 3
     assert [(r.path, r.seconds) for r in rows] == [
         ("naive loop", 3.0),
         ("engine (in turn)", 4.0),

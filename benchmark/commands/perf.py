@@ -7,6 +7,7 @@ With `--out DIR` the rows are also appended to DIR/records.jsonl as records
 
 import click
 import torch
+from tqdm import tqdm
 
 from aca_bench.algorithms import registry
 from aca_bench.algorithms.base import PRECISIONS
@@ -94,20 +95,24 @@ def command(
             load_records(out, "perf")
     t = get_task(task)()
     data = tiled(t.data(), n_train)
-    rows = []
     timed = [name for name, entry in registry.load().items() if entry.create().naive_loop() is not None]
-    for name in parse_list(algorithms, "--algorithms", what="algorithm names"):
+    names = parse_list(algorithms, "--algorithms", what="algorithm names")
+    for name in names:
         if name not in timed:
             raise click.BadParameter(
                 f"perf times {', '.join(timed)}, not {name!r}", param_hint="--algorithms"
             )
-        spec = registry.get(name).cls.hparams
-        hp = {k: p.default for k, p in spec.items()}
-        hp.update(task_budget(type(t), name))
-        hp.update(epochs=epochs, batch_size=batch_size)
-        if "precision" in spec:
-            hp["precision"] = precision
-        rows += measure(name, t, data, hp, stack, naive_models, dev, _STEPPING[stepping], repeats)
+    rows = []
+    with tqdm(total=len(names) * repeats, desc="perf", unit="turn", dynamic_ncols=True) as bar:
+        for name in names:
+            spec = registry.get(name).cls.hparams
+            hp = {k: p.default for k, p in spec.items()}
+            hp.update(task_budget(type(t), name))
+            hp.update(epochs=epochs, batch_size=batch_size)
+            if "precision" in spec:
+                hp["precision"] = precision
+            step = _STEPPING[stepping]
+            rows += measure(name, t, data, hp, stack, naive_models, dev, step, repeats, bar.update)
     click.echo(
         f"device: {dev.type} ({device_name(dev)}), torch {torch.__version__}, "
         f"threads {torch.get_num_threads()}; task {task}, n_train {n_train}, batch {batch_size}, "

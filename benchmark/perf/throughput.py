@@ -6,6 +6,7 @@ model-epochs per minute (one model passing once over the training set).
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
@@ -118,6 +119,7 @@ def measure(
     device: torch.device,
     vectorize: bool | None = None,
     repeats: int = 1,
+    on_turn: Callable[[], None] | None = None,
 ) -> list[PerfRow]:
     """Algorithm `name` through its per-model loop (`Algorithm.naive_loop`) and through the engine, both
     warmed up,
@@ -129,7 +131,8 @@ def measure(
     (`Algorithm.plain_backward`) and the model has convolutions, a third row times those convolutions' kernels
     alone (`aca_bench.benchmark.perf.ceiling`): the most an in-turn engine could reach.
     With `repeats` > 1 the paths take turns that many times and each row has its median time, so
-    that a slow spell of a shared machine does not land on one path only.
+    that a slow spell of a shared machine does not land on one path only. `on_turn` is called after
+    each turn (a progress bar).
     """
     algo = registry.get(name).create()
     naive = algo.naive_loop()
@@ -157,6 +160,8 @@ def measure(
             )
             turn.append(PerfRow(CEILING, name, 1, epochs, n, seconds))
         turns.append(turn)
+        if on_turn is not None:
+            on_turn()
     return [
         replace(rows[0], seconds=statistics.median(r.seconds for r in rows))
         for rows in zip(*turns, strict=True)
