@@ -102,7 +102,7 @@ def command(
             raise click.BadParameter(
                 f"perf times {', '.join(timed)}, not {name!r}", param_hint="--algorithms"
             )
-    rows = []
+    rows, step = [], _STEPPING[stepping]
     with tqdm(total=len(names) * repeats, desc="perf", unit="turn", dynamic_ncols=True) as bar:
         for name in names:
             spec = registry.get(name).cls.hparams
@@ -111,7 +111,6 @@ def command(
             hp.update(epochs=epochs, batch_size=batch_size)
             if "precision" in spec:
                 hp["precision"] = precision
-            step = _STEPPING[stepping]
             rows += measure(name, t, data, hp, stack, naive_models, dev, step, repeats, bar.update)
     click.echo(
         f"device: {dev.type} ({device_name(dev)}), torch {torch.__version__}, "
