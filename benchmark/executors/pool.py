@@ -2,9 +2,10 @@
 
 `drive` keeps up to `slots` stacks submitted, claims each stack's cells when it submits it, and stores
 each stack's records as it finishes (the Ray executor submits Ray tasks; `run_pool` submits to the
-processes of a `worker_pool`, which a sweep keeps across its rounds). On a 2-core CPU two one-thread
-processes trained a lone stack 1.6x (ERM) and 1.25x (DP-SGD) faster than one two-thread process,
-whose small convolutions leave the second thread idle; whole suites gain less (docs/performance.md).
+processes of a `worker_pool`, which a sweep keeps across its rounds). On a CPU the small
+convolutions of a stack stepped in turn leave a second torch thread mostly idle, so one-thread
+processes side by side get more from the cores; docs/performance.md renders the measured gain on the
+standard suite from its records.
 """
 
 import concurrent.futures as cf
