@@ -180,8 +180,8 @@ def _next(
     a = max(x for x in tried if x < b and mean[x] < target)
     if a == 0.0:
         return _new([b, *([math.sqrt(lo * b)] if b > lo else [])], full), None
-    # Alphas around the estimate; once earlier ones fell short (a ran at every seed), b too, alone
-    # when that closes the bracket.
+    # Alphas around the estimate; once earlier ones fell short (a ran at every seed), b alone when
+    # completing it closes the bracket.
     if a not in full:
         return _new(_around(a, b, mean, target, search), full), None
     return _new(_end_and_inside(b, a, b, mean, target, search), full), None
@@ -190,9 +190,9 @@ def _next(
 def _end_and_inside(
     end: float, a: float, b: float, mean: dict[float, float], target: float, search: Search
 ) -> list[float]:
-    """`end` of bracket (a, b), which only the scout seed ran, to run at every seed; with alphas inside
-    the bracket unless completing that end closes it."""
-    return [end, *([] if _narrow(a, b, search) else _around(a, b, mean, target, search))]
+    """`end` of bracket (a, b), which only the scout seed ran, to run at every seed when that alone
+    closes the bracket; alphas inside the bracket otherwise (the end waits until they need it)."""
+    return [end] if _narrow(a, b, search) else _around(a, b, mean, target, search)
 
 
 def _refine(

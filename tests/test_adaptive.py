@@ -111,6 +111,19 @@ def test_round_two_splits_the_scout_bracket_in_three_closed_parts_and_an_outer_c
     assert state(results, SEEDS, SEARCH, TARGET).rounds[2] == ((0.0188, SEEDS[1:]),)
 
 
+def test_a_scout_end_too_far_to_close_the_bracket_waits_while_alphas_inside_it_run():
+    # Round 2 lands just under the target near the lower scout: the bracket up to the scout at 0.0188
+    # is still wider than rel_width closes, so round 3 runs only alphas inside it, at every seed.
+    search = Search((0.001, 0.05), 0.2, 8)
+    results = {(0.0, s): 0.0 for s in SEEDS}
+    results |= {(a, 0): 0.0 if a < 0.005 else 0.89 if a < 0.01 else 0.95 for a in coarse_grid(0.001, 0.05)}
+    round2 = state(results, SEEDS, search, TARGET).rounds[1]
+    assert [a for a, _ in round2] == [0.00799, 0.00959]
+    results |= {(a, s): 0.89 for a, _ in round2 for s in SEEDS}
+    round3 = state(results, SEEDS, search, TARGET).rounds[2]
+    assert all(0.00959 < a < 0.0188 and seeds == SEEDS for a, seeds in round3) and len(round3) == 2
+
+
 def test_a_bracket_too_wide_for_three_closed_parts_gets_two_alphas_a_step_apart_around_the_secant():
     # Closed brackets are at most 1.22 wide at rel_width 0.2: a scout bracket would take 6 parts.
     search = Search((0.001, 0.05), 0.2, 8)
