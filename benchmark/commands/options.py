@@ -179,8 +179,8 @@ def executor_options(f):
         type=click.IntRange(min=1),
         default=None,
         help="On a CPU: train stacks in this many processes, this process's torch threads divided "
-        "among them (on 2 cores standard trained 1.35x faster, 1.15x with --alphas auto, with records "
-        "of one-thread rounding: docs/performance.md).  [default: 1]",
+        "among them (whether that is faster depends on the machine; records then carry one-thread "
+        "rounding: docs/performance.md).  [default: 1]",
     )(command)
 
     command = click.option(
