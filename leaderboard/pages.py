@@ -10,7 +10,7 @@ import pandas as pd
 
 from aca_bench.benchmark.aggregate import config_hparams
 from aca_bench.benchmark.ids import canonical
-from aca_bench.leaderboard.plots import Reference, TradeoffPoint, curves_svg, tradeoff_svg
+from aca_bench.leaderboard.plots import Reference, TradeoffPoint, curve_panels, curves_svg, tradeoff_svg
 from aca_bench.leaderboard.rows import Row
 from aca_bench.leaderboard.sources import Card, SuiteGrid
 from aca_bench.leaderboard.text import DASH, finite, markdown, num, safe_url, slug, value_text
@@ -154,10 +154,14 @@ def task_page(
         has_epsilon=bool(crit["epsilon"].notna().any()),
         description=markdown(description) if description else "",
     )
-    files[f"plots/{s}-curves.svg"] = curves_svg(task, cur, crit, target)
-    page.plots.append(
-        Plot("S(\u03b1) per configuration", f"plots/{s}-curves.svg", f"Success S against alpha, {task}")
-    )
+    panels = curve_panels(list(cur["config"].unique()))
+    for i, (panel, configs) in enumerate(panels):
+        path = f"plots/{s}-curves.svg" if len(panels) == 1 else f"plots/{s}-curves-{i + 1}.svg"
+        files[path] = curves_svg(task, cur[cur["config"].isin(configs)], crit, target, panel)
+        title = "S(\u03b1) per configuration" + (f": {panel}" if panel else "")
+        page.plots.append(
+            Plot(title, path, f"Success S against alpha, {task}" + (f", {panel}" if panel else ""))
+        )
     for stem, title, svg in tradeoff_plots(task, crit, cards):
         files[f"plots/{s}-{stem}.svg"] = svg
         page.plots.append(Plot(title, f"plots/{s}-{stem}.svg", title))

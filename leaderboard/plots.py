@@ -67,11 +67,15 @@ def _set_ticks(axis, ticks: list[float]) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def _ncols(labels: list[str]) -> int:
+    """Legend columns that fit the figure width: one when labels are long."""
+    longest = max((len(line) for s in labels for line in s.split("\n")), default=0)
+    return min(1 if longest > 30 else (2 if longest > 18 else 3), max(len(labels), 1))
+
+
 def _legend(fig: Figure, handles: list, labels: list[str]) -> None:
-    """A legend under the axes that fits the figure width: one column when labels are long."""
-    longest = max((len(s) for s in labels), default=0)
-    ncols = 1 if longest > 30 else (2 if longest > 18 else 3)
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(ncols, len(labels)), frameon=False)
+    """A legend under the axes that fits the figure width."""
+    fig.legend(handles, labels, loc="outside lower center", ncols=_ncols(labels), frameon=False)
 
 
 def _svg(fig: Figure) -> bytes:
@@ -81,12 +85,41 @@ def _svg(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _height(n_legend: int, ncols: int = 2) -> float:
-    return 4.2 + 0.26 * math.ceil(n_legend / ncols)
+def _height(labels: list[str], ncols: int) -> float:
+    """Figure height: the axes and their labels, plus the legend's rows of (wrapped) labels below."""
+    rows = [labels[i : i + ncols] for i in range(0, len(labels), ncols)]
+    lines = sum(max(label.count("\n") + 1 for label in row) for row in rows)
+    return 4.2 + 0.2 * lines + 0.06 * len(rows)
 
 
-def curves_svg(task: str, curves: pd.DataFrame, critical: pd.DataFrame, target: float) -> bytes:
-    """S(alpha) of every configuration of one task: markers at the alphas run (mean over seeds), dashed
+MAX_CURVES = 8  # configurations per S(alpha) figure: with more their colours cannot be told apart
+
+
+def curve_panels(configs: list[str]) -> list[tuple[str, list[str]]]:
+    """Configurations split into S(alpha) figures of at most MAX_CURVES each, with a name for each
+    figure ("" when one holds them all): per algorithm (the name before its hyperparameters), an
+    algorithm with more in consecutive parts of equal size."""
+    configs = sorted(configs)
+    if len(configs) <= MAX_CURVES:
+        return [("", configs)]
+    by_algorithm: dict[str, list[str]] = {}
+    for config in configs:
+        by_algorithm.setdefault(config.split("(")[0], []).append(config)
+    panels = []
+    for algorithm, group in by_algorithm.items():
+        parts = math.ceil(len(group) / MAX_CURVES)
+        size = math.ceil(len(group) / parts)
+        for i in range(parts):
+            name = algorithm if parts == 1 else f"{algorithm}, {i + 1} of {parts}"
+            panels.append((name, group[i * size : (i + 1) * size]))
+    return panels
+
+
+def curves_svg(
+    task: str, curves: pd.DataFrame, critical: pd.DataFrame, target: float, panel: str = ""
+) -> bytes:
+    """S(alpha) of the configurations in `curves` (one task; `panel` names the part of its
+    configurations they are, see `curve_panels`): markers at the alphas run (mean over seeds), dashed
     lines between them (interpolated), a +-1 sd band, the target line, and a triangle at each alpha*.
 
     The alpha axis is logarithmic above the smallest positive alpha and linear below it (symlog), so
@@ -95,7 +128,7 @@ def curves_svg(task: str, curves: pd.DataFrame, critical: pd.DataFrame, target: 
     configs = sorted(curves["config"].unique())
     crit = critical.set_index("config")
     with mpl.rc_context(_RC):
-        fig = Figure(figsize=(WIDTH, _height(len(configs) + 2)), layout="constrained")
+        fig = Figure(layout="constrained")
         ax = fig.subplots()
         positive = curves.loc[curves["alpha"] > 0, "alpha"]
         smallest = float(positive.min()) if len(positive) else 1e-3
@@ -150,7 +183,9 @@ def curves_svg(task: str, curves: pd.DataFrame, critical: pd.DataFrame, target: 
             ax.tick_params(axis="x", labelrotation=45)
         ax.set_xlabel("collective fraction \u03b1 (log scale)")
         ax.set_ylabel("success S(\u03b1), mean over seeds")
-        ax.set_title(_label(f"{task}: S(\u03b1), band = \u00b11 sd over seeds", WRAP))
+        name = f"{task} ({panel})" if panel else task
+        ax.set_title(_label(f"{name}: S(\u03b1), band = \u00b11 sd over seeds", WRAP))
+        fig.set_size_inches(WIDTH, _height(labels, _ncols(labels)))
         _legend(fig, handles, labels)
         return _svg(fig)
 
@@ -224,7 +259,7 @@ def tradeoff_svg(title: str, xlabel: str, points: list[TradeoffPoint], reference
     ys += [r.y for r in references if r.y > 0]
     lo, hi = min(ys) / 1.2, max(ys) * 1.2
     with mpl.rc_context(_RC):
-        fig = Figure(figsize=(WIDTH, _height(len(names) + len(references) + 2, 1)), layout="constrained")
+        fig = Figure(layout="constrained")
         ax = fig.subplots()
         ax.set_yscale("log")
         xs = sorted({p.x for p in points})
@@ -265,5 +300,6 @@ def tradeoff_svg(title: str, xlabel: str, points: list[TradeoffPoint], reference
         ax.set_xlabel(_label(xlabel, WRAP))
         ax.set_ylabel("critical mass \u03b1* (log scale)")
         ax.set_title(_label(title, WRAP))
+        fig.set_size_inches(WIDTH, _height(labels, 1))
         fig.legend(handles, labels, loc="outside lower center", ncols=1, frameon=False)
         return _svg(fig)

@@ -212,6 +212,18 @@ def test_pages_plots_and_downloads_are_written(site):
     assert not [f for f in files if f.startswith("plots/waterbirds-") and "-alpha-vs-" in f]
 
 
+def test_many_configurations_split_into_figures_of_at_most_eight_per_algorithm():
+    from aca_bench.leaderboard.plots import MAX_CURVES, curve_panels
+
+    few = [f"erm(lr={i})" for i in range(MAX_CURVES)]
+    assert curve_panels(few[::-1]) == [("", sorted(few))]
+    dp = [f"dpsgd(lr={i:02d})" for i in range(33)]
+    panels = curve_panels(few + dp)
+    assert [name for name, _ in panels] == [f"dpsgd, {i} of 5" for i in range(1, 6)] + ["erm"]
+    assert [len(c) for _, c in panels] == [7, 7, 7, 7, 5, 8]
+    assert [c for _, part in panels for c in part] == sorted(dp) + sorted(few)
+
+
 def test_index_table_values_not_reached_and_optional_columns(site):
     html = _read(site, "index.html")
     mnist = html.split('id="results-mnist_patch"')[1].split("</table>")[0]

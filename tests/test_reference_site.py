@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from aca_bench.leaderboard.build import build_site, stores
 
 REFERENCE = Path(__file__).resolve().parents[1] / "leaderboard" / "reference"
@@ -17,6 +19,7 @@ def test_a_folder_of_stores_is_read_store_by_store(tmp_path):
     assert stores(tmp_path / "a") == [tmp_path / "a"]  # a store is read as itself
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # e.g. matplotlib: a legend squeezed the axes to nothing
 def test_every_reference_store_appears_on_the_site(tmp_path):
     folders = stores(REFERENCE)
     assert REFERENCE / "quick" in folders
@@ -26,3 +29,8 @@ def test_every_reference_store_appears_on_the_site(tmp_path):
     for folder in folders:
         tasks = {json.loads(line)["task"]["name"] for line in (folder / "records.jsonl").open()}
         assert all(f"tasks/{task}.html" in index for task in tasks), (folder, tasks)
+    for svg in (tmp_path / "site" / "plots").glob("*-curves*.svg"):  # every S(alpha) figure is shown
+        assert (
+            f"../plots/{svg.name}"
+            in (tmp_path / "site" / "tasks" / f"{svg.name.split('-curves')[0]}.html").read_text()
+        )
