@@ -169,7 +169,7 @@ def _next(
         if not below:  # nothing tried under the crossing: extend down to the bottom of the range
             return _new([lo, math.sqrt(lo * b)], full), None
         a = below[-1]  # only the scout seed ran it
-        return _new(_end_and_inside(a, a, b, mean, target, search), full), None
+        return _new(_end_or_inside(a, a, b, mean, target, search), full), None
     top = full[-1]
     above = [x for x in tried if x > top and mean[x] >= target]
     if not above:
@@ -184,10 +184,10 @@ def _next(
     # completing it closes the bracket.
     if a not in full:
         return _new(_around(a, b, mean, target, search), full), None
-    return _new(_end_and_inside(b, a, b, mean, target, search), full), None
+    return _new(_end_or_inside(b, a, b, mean, target, search), full), None
 
 
-def _end_and_inside(
+def _end_or_inside(
     end: float, a: float, b: float, mean: dict[float, float], target: float, search: Search
 ) -> list[float]:
     """`end` of bracket (a, b), which only the scout seed ran, to run at every seed when that alone
