@@ -2,10 +2,9 @@
 
 `drive` keeps up to `slots` stacks submitted, claims each stack's cells when it submits it, and stores
 each stack's records as it finishes (the Ray executor submits Ray tasks; `run_pool` submits to the
-processes of a `worker_pool`, which a sweep keeps across its rounds). On a CPU the small
-convolutions of a stack stepped in turn leave a second torch thread mostly idle, so one-thread
-processes side by side get more from the cores; docs/performance.md renders the measured gain on the
-standard suite from its records.
+processes of a `worker_pool`, which a sweep keeps across its rounds). Whether one-thread processes
+side by side train faster than one process with all the threads depends on the machine and its load;
+docs/performance.md renders the measured comparison on the standard suite from its records.
 """
 
 import concurrent.futures as cf
