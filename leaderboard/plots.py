@@ -73,9 +73,12 @@ def _ncols(labels: list[str]) -> int:
     return min(1 if longest > 30 else (2 if longest > 18 else 3), max(len(labels), 1))
 
 
-def _legend(fig: Figure, handles: list, labels: list[str]) -> None:
-    """A legend under the axes that fits the figure width."""
-    fig.legend(handles, labels, loc="outside lower center", ncols=_ncols(labels), frameon=False)
+def _legend(fig: Figure, handles: list, labels: list[str], ncols: int | None = None) -> None:
+    """A legend under the axes that fits the figure width (`ncols`, or as many columns as the labels
+    allow), the figure made as tall as the axes and the legend's rows need."""
+    ncols = ncols or _ncols(labels)
+    fig.set_size_inches(WIDTH, _height(labels, ncols))
+    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, frameon=False)
 
 
 def _svg(fig: Figure) -> bytes:
@@ -185,7 +188,6 @@ def curves_svg(
         ax.set_ylabel("success S(\u03b1), mean over seeds")
         name = f"{task} ({panel})" if panel else task
         ax.set_title(_label(f"{name}: S(\u03b1), band = \u00b11 sd over seeds", WRAP))
-        fig.set_size_inches(WIDTH, _height(labels, _ncols(labels)))
         _legend(fig, handles, labels)
         return _svg(fig)
 
@@ -300,6 +302,5 @@ def tradeoff_svg(title: str, xlabel: str, points: list[TradeoffPoint], reference
         ax.set_xlabel(_label(xlabel, WRAP))
         ax.set_ylabel("critical mass \u03b1* (log scale)")
         ax.set_title(_label(title, WRAP))
-        fig.set_size_inches(WIDTH, _height(labels, 1))
-        fig.legend(handles, labels, loc="outside lower center", ncols=1, frameon=False)
+        _legend(fig, handles, labels, ncols=1)
         return _svg(fig)

@@ -102,10 +102,11 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
     stores = {}
     kind = "perf" if opts.get("view") == "perf" else "run"
     for folder in folders.split(","):
-        if Path(folder).name in stores:  # stores are named by their folder (the against view's columns)
-            raise BenchError(f"{folder}: a second store named '{Path(folder).name}' in one records block")
-        stores[Path(folder).name], problems = load_records(str(root / folder), kind)
-        if problems or not stores[Path(folder).name]:
+        name = Path(folder).name  # stores are named by their folder (the against view's columns)
+        if name in stores:
+            raise BenchError(f"{folder}: a second store named '{name}' in one records block")
+        stores[name], problems = load_records(str(root / folder), kind)
+        if problems or not stores[name]:
             raise BenchError(f"{folder}: {problems[0] if problems else 'no run records'}")
     records = [r for recs in stores.values() for r in recs]
     target = float(opts.get("target", target))
