@@ -5,6 +5,7 @@ import contextlib
 import itertools
 import math
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -158,6 +159,7 @@ def run_sweep(
     desc: str = "sweep",
     executor: ExecutorChoice | None = None,
     target: float = TARGET,
+    after_pass: Callable[[], None] | None = None,
 ) -> SweepResult:
     """Plan, skip finished cells (unless `force`), train the rest stack by stack: at most `max_stack`
     models each; by default `default_max_stack(device)`, or on CUDA (in this process) as many as
@@ -165,7 +167,8 @@ def run_sweep(
 
     `alphas: auto` configurations advance their searches (`aca_bench.benchmark.adaptive`, at success `target`)
     together: each pass trains the current round of every search, and the fixed grids' cells with the
-    first, in as few stacks as one pass over all of them allows."""
+    first, in as few stacks as one pass over all of them allows. `after_pass` is called after each pass
+    that trained cells (perf-adaptive trains its other arm there)."""
     fixed = plan_cells(experiments)
     searches = plan_searches(experiments)
     done = set() if force else store.done_ids()
@@ -208,6 +211,8 @@ def run_sweep(
             written += _train(stacks, store, device, executor, workers, label)
             seconds += time.perf_counter() - start
             trained += len(todo)
+            if after_pass is not None:
+                after_pass()
     reports = [
         SearchReport(exp.name, _label(exp, t), st, t.hparams.get("epochs"))
         for (exp, t), st in zip(searches, states, strict=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from aca_bench.benchmark import adaptive, runner
+from aca_bench.benchmark import adaptive, runner, sweep
 from aca_bench.benchmark.adaptive import Search, coarse_grid, state
 from aca_bench.benchmark.critical import AT_MOST, NOT_REACHED, REACHED
 from aca_bench.benchmark.errors import BenchError
@@ -410,3 +410,40 @@ def test_real_auto_sweep_on_tiny_digits_finds_alpha_star_and_reruns_to_the_same_
     n = len(records)
     assert again.exit_code == 0 and f"{n} cells: {n} already done, 0 trained" in again.output
     assert {(r["alpha"], r["seed"]) for r in Store(tmp_path).read()[0]} == alphas
+
+
+def test_perf_adaptive_trains_the_fixed_grids_a_seed_at_a_time_between_the_search_rounds(
+    cli, tmp_path, monkeypatch, tiny_mnist
+):
+    """The arms take turns, so a drift in the machine's speed weighs on both; each arm's store ends
+    with exactly its own cells, and a rerun trains nothing."""
+    monkeypatch.setattr(runner, "task_data", lambda cell, device: tiny_mnist[1])
+    labels = []
+    real_train = sweep._train
+    monkeypatch.setattr(sweep, "_train", lambda stacks, *a: labels.append(a[-1]) or real_train(stacks, *a))
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(
+        "name: tiny\nexperiments:\n  - name: digits\n    task: mnist_patch\n    algorithm: erm\n"
+        "    alphas: [0, 0.02, 0.1, 0.5]\n    seeds: 3\n"
+        "    hparams: {epochs: 2, batch_size: 32, lr: 0.05}\n"
+    )
+    args = ("perf-adaptive", suite, "--max-rounds", "2", "--device", "cpu", "--out", tmp_path / "p")
+    first = cli(*args)
+    assert first.exit_code == 0, first.output
+    fixed = [f"tiny fixed seed {s}" for s in range(3)]
+    rounds = [x for x in labels if x.startswith("tiny auto round")]
+    assert len(rounds) >= 2
+    expected, rest = [fixed[0]], fixed[1:]
+    for r in rounds:
+        expected += [r] + rest[:1]
+        rest = rest[1:]
+    assert labels == expected + rest
+    grid = {(a, s) for a in (0.0, 0.02, 0.1, 0.5) for s in range(3)}
+    assert {(r["alpha"], r["seed"]) for r in Store(tmp_path / "p" / "fixed").read()[0]} == grid
+    auto = {(r["alpha"], r["seed"]) for r in Store(tmp_path / "p" / "auto").read()[0]}
+    assert {(0.0, s) for s in range(3)} <= auto and auto != grid
+    assert "| mnist_patch / erm |" in first.output and "**all configurations in both**" in first.output
+    labels.clear()
+    again = cli(*args)
+    assert again.exit_code == 0 and labels == []
+    assert "fixed: 0 cells trained" in again.output and "auto: 0 cells trained" in again.output

@@ -1,7 +1,9 @@
 """`aca-bench perf-adaptive SUITE`: the suite's fixed alpha grid and adaptive placement side by side.
 
 Both arms train in one run on this device at the same seeds and hyperparameters, each into its own
-store under --out (fixed/, auto/), so neither reuses the other's cells. The adaptive arm searches the
+store under --out (fixed/, auto/), so neither reuses the other's cells. The two take turns: the fixed
+grids one seed at a time, between the search's rounds, so a drift in the machine's speed weighs on
+both arms alike rather than on whichever ran second. The adaptive arm searches the
 fixed grid's own range (its smallest positive alpha to its largest) unless --alpha-range is given.
 It prints `markdown`'s table: per configuration both arms' model-epochs, alpha* and the width of its
 interval relative to alpha*; per arm its training time (`training_seconds`). `aca-bench docs render`
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import click
 import numpy as np
+import torch
 import yaml
 
 from aca_bench.benchmark.aggregate import critical_table, runs_frame
@@ -32,10 +35,10 @@ from aca_bench.benchmark.critical import REACHED
 from aca_bench.benchmark.environment import resolve_device
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.markdown import markdown_table
-from aca_bench.benchmark.plan import AUTO
+from aca_bench.benchmark.plan import AUTO, Experiment
 from aca_bench.benchmark.store import Store
 from aca_bench.benchmark.suite import load_suite, seeds_of, with_alphas
-from aca_bench.benchmark.sweep import config_key, run_sweep
+from aca_bench.benchmark.sweep import ExecutorChoice, SweepResult, config_key, run_sweep
 
 
 def arm_rows(records: list[dict], target: float) -> dict[str, dict]:
@@ -195,6 +198,38 @@ def training_seconds(records: list[dict]) -> float:
     return total
 
 
+def by_seed(experiments: list[Experiment]) -> list[list[Experiment]]:
+    """The experiments cut into one list per seed (each experiment at that seed alone), in seed order:
+    together the same cells."""
+    seeds = sorted({seed for e in experiments for seed in e.seeds})
+    return [[replace(e, seeds=(seed,)) for e in experiments if seed in e.seeds] for seed in seeds]
+
+
+class _SeedBySeed:
+    """The fixed arm, trained one seed's cells per call of `next`: called between the adaptive arm's
+    rounds, so both arms train through the same stretch of a machine whose speed drifts."""
+
+    def __init__(
+        self,
+        parts: list[list[Experiment]],
+        store: Store,
+        device: torch.device,
+        executor: ExecutorChoice,
+        name: str,
+    ) -> None:
+        self.parts, self.store, self.device, self.executor, self.name = parts, store, device, executor, name
+        self.results: list[SweepResult] = []
+
+    def next(self) -> bool:
+        """Train the next seed's cells; False once every seed has been trained."""
+        if not self.parts:
+            return False
+        part = self.parts.pop(0)
+        desc = f"{self.name} fixed seed {part[0].seeds[0]}"
+        self.results.append(run_sweep(part, self.store, self.device, desc=desc, executor=self.executor))
+        return True
+
+
 @click.command("perf-adaptive")
 @click.argument("suite")
 @click.option("--experiment", "only", multiple=True, metavar="NAME", help="Only these experiments.")
@@ -222,22 +257,28 @@ def command(
     lo_hi, search = parse_search(alpha_range, rel_width, max_rounds)
     auto = with_alphas(exps, AUTO, lo_hi, search)
     dev = resolve_device(device)
-    records = {}
-    for arm, experiments in (("fixed", exps), ("auto", auto)):
-        store = Store(Path(out) / arm)
-        result = run_sweep(
-            experiments,
-            store,
-            dev,
-            desc=f"{s.name} {arm}",
-            executor=executor.choice(s.executor),
-            target=s.target,
+    stores = {arm: Store(Path(out) / arm) for arm in ("fixed", "auto")}
+    fixed_arm = _SeedBySeed(by_seed(exps), stores["fixed"], dev, executor.choice(s.executor), s.name)
+    fixed_arm.next()
+    result = run_sweep(
+        auto,
+        stores["auto"],
+        dev,
+        desc=f"{s.name} auto",
+        executor=executor.choice(s.executor),
+        target=s.target,
+        after_pass=fixed_arm.next,
+    )
+    while fixed_arm.next():
+        pass
+    for arm, results in (("fixed", fixed_arm.results), ("auto", [result])):
+        written, seconds, skipped = (
+            sum(getattr(r, k) for r in results) for k in ("written", "seconds", "skipped")
         )
-        records[arm] = store.read()[0]
         click.echo(
-            f"{arm}: {result.written} cells trained in {result.seconds:.1f} s "
-            f"({result.skipped} already in {store.root})",
+            f"{arm}: {written} cells trained in {seconds:.1f} s ({skipped} already in {stores[arm].root})",
             err=True,
         )
+    records = {arm: store.read()[0] for arm, store in stores.items()}
     click.echo(f"suite {s.name} on {dev.type}; target S >= {s.target:g}; seeds {exps[0].seeds}")
     click.echo(markdown(records["fixed"], records["auto"], s.target))
