@@ -24,6 +24,11 @@ def config_hparams(config_id: str) -> dict:
     return json.loads(config_id)["algorithm"]["hparams"]
 
 
+def _shown(value) -> str:
+    """A hyperparameter's value in a label; None (left to the algorithm's default rule) as `default`."""
+    return "default" if value is None else str(value)
+
+
 def runs_frame(records: list[dict]) -> pd.DataFrame:
     """One row per run with its configuration id, label, alpha, seed and metrics."""
     rows = []
@@ -40,7 +45,9 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
         config = {"task": task, "algorithm": algo}
         shown = {k: algo["hparams"][k] for k in sorted(varying.get((task["name"], algo["name"]), ()))}
         shown |= {k: v for k, v in sorted(task["params"].items()) if k in varying_task.get(task["name"], ())}
-        label = algo["name"] + ("(" + ", ".join(f"{k}={v}" for k, v in shown.items()) + ")" if shown else "")
+        label = algo["name"] + (
+            "(" + ", ".join(f"{k}={_shown(v)}" for k, v in shown.items()) + ")" if shown else ""
+        )
         rows.append(
             {
                 "task": task["name"],

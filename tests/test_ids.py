@@ -24,3 +24,15 @@ def test_configurations_on_one_task_never_share_a_label(tiny_record, order):
     subset = {**tiny_record, "run_id": "b", "task": {**tiny_record["task"], "params": {"n_train": 500}}}
     labels = set(runs_frame([tiny_record, subset][::order])["config"])
     assert labels == {"erm", "erm(n_train=500)"}
+
+
+def test_a_hyperparameter_left_at_its_default_rule_is_labelled_default(tiny_record):
+    """DP-SGD's delta None means the default rule (largest power of ten below 1/n), not a value None."""
+    algo = tiny_record["algorithm"]
+    given = {
+        **tiny_record,
+        "run_id": "b",
+        "algorithm": {**algo, "hparams": {**algo["hparams"], "delta": 1e-4}},
+    }
+    default = {**tiny_record, "algorithm": {**algo, "hparams": {**algo["hparams"], "delta": None}}}
+    assert set(runs_frame([default, given])["config"]) == {"erm(delta=default)", "erm(delta=0.0001)"}
