@@ -204,3 +204,28 @@ def _rows(out: str) -> dict[str, list[str]]:
         for ln in out.splitlines()
         if ln.startswith("|")
     }
+
+
+def test_view_rounding_compares_the_cells_two_stores_share(tmp_path):
+    """lr 0.1's cells agree bitwise; two of lr 0.2's nine moved (by 0.3 and 0.1), which moves its alpha*;
+    a cell only one store holds (lr 0.3) is left out."""
+    _store(tmp_path / "a", {"0.1": [0.0, 0.5, 1.0], "0.2": [0.0, 0.8, 1.0], "0.3": [0.0, 0.5, 1.0]})
+    _store(tmp_path / "b", {"0.1": [0.0, 0.5, 1.0], "0.2": [0.0, 0.8, 1.0]})
+    path = tmp_path / "b" / "records.jsonl"
+    records = [json.loads(ln) for ln in path.read_text().splitlines()]
+    for r in records:
+        r["metrics"]["success"] += {"0.2-0-0.01": -0.3, "0.2-1-0.1": -0.1}.get(r["run_id"], 0.0)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = render("<!-- records: a,b view=rounding -->\n<!-- /records -->\n", tmp_path)
+    rows = _rows(out)
+    assert {k for k in rows if k.startswith("mnist")} == {
+        "mnist_patch / erm(lr=0.1)",
+        "mnist_patch / erm(lr=0.2)",
+    }
+    assert rows["mnist_patch / erm(lr=0.1)"][:3] == ["9", "9", "0.000, 0.000, 0.000"]
+    moved = rows["mnist_patch / erm(lr=0.2)"]
+    assert moved[:3] == ["9", "7", "0.000, 0.140, 0.300"]  # 90th percentile between 0.1 and 0.3
+    assert moved[3] != moved[4]
+    assert "\n45 records; command: `aca-bench run x`" in out
+    with pytest.raises(BenchError, match="view=rounding takes two stores"):
+        render("<!-- records: a view=rounding -->\n<!-- /records -->\n", tmp_path)

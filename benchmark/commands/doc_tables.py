@@ -13,7 +13,8 @@ alone); `view=against:KEY by=PARAM` with
 several comma-separated stores gives `against.markdown`, the stores side by side; `view=select
 by=A,B over=C,D [shared=B]` the picks of a selection suite, `select.markdown`; `view=results` what
 `aca-bench results` prints, in a code block; `view=adaptive` with a fixed-grid store and an adaptive one,
-`perf_adaptive.markdown`, and `view=adaptive-summary` its totals, `perf_adaptive.summary`; `view=perf` the
+`perf_adaptive.markdown`, and `view=adaptive-summary` its totals, `perf_adaptive.summary`; `view=rounding`
+with two stores of the same cells trained apart, `perf_adaptive.rounding`; `view=perf` the
 runs of an `aca-bench perf --out` store, `aca_bench.benchmark.perf.report.markdown`) followed by one
 provenance line: how many records, the command, the commit, the device and the date they came from.
 """
@@ -102,11 +103,8 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
     stores = {}
     kind = "perf" if opts.get("view") == "perf" else "run"
     for folder in folders.split(","):
-        name = Path(folder).name  # stores are named by their folder (the against view's columns)
-        if name in stores:
-            raise BenchError(f"{folder}: a second store named '{name}' in one records block")
-        stores[name], problems = load_records(str(root / folder), kind)
-        if problems or not stores[name]:
+        stores[folder], problems = load_records(str(root / folder), kind)
+        if problems or not stores[folder]:
             raise BenchError(f"{folder}: {problems[0] if problems else 'no run records'}")
     records = [r for recs in stores.values() for r in recs]
     target = float(opts.get("target", target))
@@ -125,6 +123,11 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
             )
         fixed, auto = stores.values()
         return ADAPTIVE_VIEWS[opts["view"]](fixed, auto, target) + "\n\n" + provenance(records) + "\n"
+    if opts.get("view") == "rounding":  # the same cells in two stores, trained apart
+        if len(stores) != 2:
+            raise BenchError("view=rounding takes two stores holding the same cells")
+        body = perf_adaptive.rounding(*stores.values(), target)
+        return body + "\n\n" + provenance(records) + "\n"
     if opts.get("view") == "perf":  # aca-bench perf's throughput runs
         return report.markdown(records) + "\n\n" + provenance(records) + "\n"
     if opts.get("view") == "select":  # a selection suite's picks (aca_bench.benchmark.commands.select)
@@ -135,7 +138,12 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
         return select.markdown(records, by, over, opts.get("shared")) + "\n\n" + provenance(records) + "\n"
     if opts.get("view", "").startswith("against:"):  # alpha* against one hyperparameter, stores side by side
         key = opts["view"].partition(":")[2]
-        body = against.markdown(stores, key, opts.get("by", "target_epsilon"), target)
+        named = {}  # the stores' columns are named by their folders' last part
+        for folder, recs in stores.items():
+            if Path(folder).name in named:
+                raise BenchError(f"{folder}: a second store named '{Path(folder).name}' in one records block")
+            named[Path(folder).name] = recs
+        body = against.markdown(named, key, opts.get("by", "target_epsilon"), target)
         return body + "\n\n" + provenance(records) + "\n"
     if opts.get("view") in ("scaling", "scaling-fits"):  # alpha* against n_train, the log-log fit
         series = scaling_series(records, target)

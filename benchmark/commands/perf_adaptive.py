@@ -7,8 +7,9 @@ both arms alike rather than on whichever ran second. The adaptive arm searches t
 fixed grid's own range (its smallest positive alpha to its largest) unless --alpha-range is given.
 It prints `markdown`'s table: per configuration both arms' model-epochs, alpha* and the width of its
 interval relative to alpha*; per arm its training time (`training_seconds`). `aca-bench docs render`
-renders the same table from the two stores (`view=adaptive`), and its totals alone (`summary`,
-`view=adaptive-summary`).
+renders the same table from the two stores (`view=adaptive`), its totals alone (`summary`,
+`view=adaptive-summary`), and what float rounding did to the cells two runs' stores share
+(`rounding`, `view=rounding`).
 """
 
 import math
@@ -161,6 +162,39 @@ def summary(fixed_records: list[dict], auto_records: list[dict], target: float) 
         ],
     ]
     heads = [f"{len(shared)} configurations", "fixed grids", "alphas: auto", "saved"]
+    return markdown_table(heads, rows)
+
+
+def rounding(first: list[dict], second: list[dict], target: float) -> str:
+    """The cells two stores both hold, trained apart (another thread count or stacking, so their float
+    sums ran in another order): per configuration how many there are, how many have bitwise-equal
+    metrics, the absolute difference of their success (median, 90th percentile, largest), and alpha*
+    [95%] from each store's copy of those cells."""
+    a, b = ({r["run_id"]: r for r in records} for records in (first, second))
+    common = [k for k in a if k in b]
+    rows_a, rows_b = (arm_rows([store[k] for k in common], target) for store in (a, b))
+    rows = []
+    for key, row in rows_a.items():
+        pairs = [(r, b[r["run_id"]]) for r in row["records"]]
+        diffs = np.array([abs(x["metrics"]["success"] - y["metrics"]["success"]) for x, y in pairs])
+        rows.append(
+            [
+                row["label"],
+                f"{len(pairs)}",
+                f"{sum(x['metrics'] == y['metrics'] for x, y in pairs)}",
+                ", ".join(f"{v:.3f}" for v in (np.median(diffs), np.quantile(diffs, 0.9), diffs.max())),
+                row["crit"].alpha_star_text,
+                rows_b[key]["crit"].alpha_star_text,
+            ]
+        )
+    heads = [
+        "configuration",
+        "cells in both",
+        "bitwise equal",
+        "abs. difference in S: median, 90th percentile, largest",
+        "alpha* [95%], first store",
+        "alpha* [95%], second store",
+    ]
     return markdown_table(heads, rows)
 
 
