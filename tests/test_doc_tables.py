@@ -229,3 +229,6 @@ def test_view_rounding_compares_the_cells_two_stores_share(tmp_path):
     assert "\n45 records; command: `aca-bench run x`" in out
     with pytest.raises(BenchError, match="view=rounding takes two stores"):
         render("<!-- records: a view=rounding -->\n<!-- /records -->\n", tmp_path)
+    _store(tmp_path / "c", {"0.4": [0.0, 0.5, 1.0]})
+    with pytest.raises(BenchError, match="the two stores share no cells"):
+        render("<!-- records: a,c view=rounding -->\n<!-- /records -->\n", tmp_path)

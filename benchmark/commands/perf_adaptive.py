@@ -172,6 +172,8 @@ def rounding(first: list[dict], second: list[dict], target: float) -> str:
     [95%] from each store's copy of those cells."""
     a, b = ({r["run_id"]: r for r in records} for records in (first, second))
     common = [k for k in a if k in b]
+    if not common:
+        raise BenchError("view=rounding: the two stores share no cells (no run id in both)")
     rows_a, rows_b = (arm_rows([store[k] for k in common], target) for store in (a, b))
     rows = []
     for key, row in rows_a.items():
