@@ -22,6 +22,7 @@ from aca_bench.tasks.base import Task, TaskData
 
 EVAL_CHUNK = 2048
 SLOT_MULTIPLE = 8  # trimmed Poisson batches have a multiple of this many slots: few distinct shapes
+SLOTTED = ("x", "y", "mask", "group")  # the batch entries with a slot per example (`make_batch`)
 
 
 @dataclass
@@ -70,7 +71,8 @@ def draw_indices(
     Poisson batches have B = the cap slots, or with `trim` only as many as the step's largest batch
     in the stack needs (rounded up to SLOT_MULTIPLE): the same examples, a quarter fewer empty slots
     at batch 250. Trimming reads the batch sizes back to the host, a synchronisation that is free on
-    a CPU but would stall a GPU's queue, so the engine trims on CPUs only.
+    a CPU but would stall a GPU's queue, so the engine trims on CPUs only. Trimmed rows hold each
+    model's examples first, so a model stepped on its own can be cut to its own slots (`own_slots`).
     """
     k = keys.shape[0]
     if sampling.kind in ("shuffle", "balanced"):
@@ -82,7 +84,7 @@ def draw_indices(
     slots = sampling.batch_size
     if trim:
         slots = min(slots, -(-max(int(sizes.max()), 1) // SLOT_MULTIPLE) * SLOT_MULTIPLE)
-    vals, idx = torch.topk(u, slots, dim=1, largest=False, sorted=False)
+    vals, idx = torch.topk(u, slots, dim=1, largest=False, sorted=trim)
     return idx, (vals < sampling.rate).float(), sizes > sampling.batch_size
 
 
@@ -103,6 +105,14 @@ def relabelled_groups(task: Task, data: TaskData, member: torch.Tensor) -> torch
     """[K, n] group id of every training example as each model sees it (members relabelled y*)."""
     y_seen = torch.where(member, torch.full_like(member, task.y_star, dtype=data.y_train.dtype), data.y_train)
     return task.group_ids(y_seen, data.attr_train.expand_as(y_seen))
+
+
+def own_slots(batch: Tensors) -> Tensors:
+    """One model's trimmed Poisson batch cut to the slots its own examples need (rounded up to
+    SLOT_MULTIPLE; they come first, `draw_indices`), so its record does not depend on the batch sizes
+    of the models it is stacked with."""
+    n = -(-max(int(batch["mask"].sum()), 1) // SLOT_MULTIPLE) * SLOT_MULTIPLE
+    return {k: v[:n] if k in SLOTTED else v for k, v in batch.items()}
 
 
 def make_batch(
@@ -168,9 +178,9 @@ def train_stack(
         raise ValueError(f"group-balanced sampling needs a task with groups; '{task.name}' has none")
     if vectorize is None:
         vectorize = vectorizes(device, model.module)
-    step_fn = _stepper(algo, model, vectorize and algo.stackable)
-    overflows = torch.zeros(k, dtype=torch.int64, device=device)
     trim = device.type == "cpu"
+    step_fn = _stepper(algo, model, vectorize and algo.stackable, trim and sampling.kind == "poisson")
+    overflows = torch.zeros(k, dtype=torch.int64, device=device)
     global_step = 0
     for epoch in range(int(hps[0]["epochs"])):
         perm = None
@@ -206,17 +216,20 @@ def vectorizes(device: torch.device, module: nn.Module) -> bool:
     return device.type != "cpu" or not any(isinstance(m, nn.modules.conv._ConvNd) for m in module.modules())
 
 
-def _stepper(algo: Algorithm, model: FunctionalModel, vectorize: bool) -> Callable:
+def _stepper(algo: Algorithm, model: FunctionalModel, vectorize: bool, trimmed: bool) -> Callable:
+    """The step of a whole stack: vmapped, or its models in turn, each given its own slots of a
+    `trimmed` Poisson batch."""
     update = partial(algo.update, model)
     if vectorize:
         return vmap(update, in_dims=(0, 0, 0, 0, None))
+    cut = own_slots if trimmed else lambda b: b
 
     def one_at_a_time(params, state, batch, values, step):
         outs = [
             update(
                 _channels_last(_slice(params, i)),
                 _slice(state, i),
-                _channels_last(_slice(batch, i)),
+                _channels_last(cut(_slice(batch, i))),
                 _slice(values, i),
                 step,
             )

@@ -203,6 +203,22 @@ def test_models_with_different_epsilon_and_clip_share_one_stack(mnist, vectorize
     assert together.extras[0]["clipped_fraction"] > together.extras[1]["clipped_fraction"]  # C 0.5 vs 4
 
 
+def test_a_model_stepped_in_turn_trains_bitwise_the_same_alone_as_in_any_stack(mnist):
+    """On a CPU each model of an in-turn stack is cut to its own slots of the trimmed Poisson batch, so
+    the stack's other models (and their batch sizes) do not change one float of its training."""
+    task, data = mnist
+    small = subset(data, 400, 64)
+    algo, cpu = DPSGD(), torch.device("cpu")
+    hp = dp_hp(target_epsilon=4, batch_size=40, epochs=2, lr=0.5)
+    alone = train_stack(task, small, algo, [hp], [0.1], [2], cpu, vectorize=False)
+    stacked = train_stack(
+        task, small, algo, [hp] * 4, [0.0, 0.3, 0.1, 0.05], [0, 1, 2, 3], cpu, vectorize=False
+    )
+    for name, p in alone.params.items():
+        assert torch.equal(stacked.params[name][2], p[0]), name
+    assert stacked.extras[2] == alone.extras[0]
+
+
 def test_large_epsilon_behaves_like_erm(mnist):
     """epsilon 1e4 (sigma 0.05) and C 5: clean accuracy within a few points of ERM on the same seeds.
 
