@@ -83,7 +83,7 @@ def draw_indices(
     sizes = (u < sampling.rate).sum(1)
     slots = sampling.batch_size
     if trim:
-        slots = min(slots, -(-max(int(sizes.max()), 1) // SLOT_MULTIPLE) * SLOT_MULTIPLE)
+        slots = min(slots, _slots_for(int(sizes.max())))
     vals, idx = torch.topk(u, slots, dim=1, largest=False, sorted=trim)
     return idx, (vals < sampling.rate).float(), sizes > sampling.batch_size
 
@@ -111,8 +111,13 @@ def own_slots(batch: Tensors) -> Tensors:
     """One model's trimmed Poisson batch cut to the slots its own examples need (rounded up to
     SLOT_MULTIPLE; they come first, `draw_indices`), so its record does not depend on the batch sizes
     of the models it is stacked with."""
-    n = -(-max(int(batch["mask"].sum()), 1) // SLOT_MULTIPLE) * SLOT_MULTIPLE
+    n = _slots_for(int(batch["mask"].sum()))
     return {k: v[:n] if k in SLOTTED else v for k, v in batch.items()}
+
+
+def _slots_for(examples: int) -> int:
+    """Slots for a batch of `examples`: at least one, rounded up to SLOT_MULTIPLE."""
+    return -(-max(examples, 1) // SLOT_MULTIPLE) * SLOT_MULTIPLE
 
 
 def make_batch(
