@@ -17,7 +17,9 @@ from aca_bench.benchmark.preflight import check_cells
 from aca_bench.benchmark.suite import parse_suite
 from aca_bench.benchmark.sweep import plan_cells
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 NUMBERISH = st.text(alphabet=string.digits + ",.-+eE naifNI ", max_size=30)
 
 
