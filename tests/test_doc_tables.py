@@ -2,6 +2,7 @@
 (benchmark/commands/doc_tables.py)."""
 
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -15,34 +16,41 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _store(folder: Path, curves: dict[str, list[float]], extra: dict | None = None) -> None:
     """Records of one configuration per lr (with the `extra` hyperparameters) on alphas 0, 0.01, 0.1,
-    three seeds each."""
+    three seeds each, each record its own 1 s stack, one after another."""
     folder.mkdir(parents=True)
     lines = []
     for lr, successes in curves.items():
         for seed in range(3):
             for alpha, s in zip([0.0, 0.01, 0.1], successes, strict=True):
-                lines.append(
-                    {
-                        "run_id": f"{lr}-{seed}-{alpha}",
-                        "experiment": "e",
-                        "alpha": alpha,
-                        "seed": seed,
-                        "n_train": 1000,
-                        "n_collective": round(alpha * 1000),
-                        "task": {"name": "mnist_patch", "version": "1", "params": {}},
-                        "algorithm": {"name": "erm", "hparams": {"lr": float(lr), **(extra or {})}},
-                        "metrics": {"success": s, "clean_accuracy": 0.95},
-                        "wall_time_s": 1.0,
-                        "stack_wall_time_s": 1.0,  # each record its own stack, one after another
-                        "finished_at": f"2026-11-29T14:00:{len(lines):02d}+00:00",
-                        "environment": {
-                            "command": "aca-bench run x",
-                            "git_commit": "a" * 40,
-                            "device": "cpu",
-                        },
-                    }
-                )
+                lines.append(_record(float(lr), alpha, seed, s, len(lines), extra=extra))
     (folder / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+
+def _record(
+    lr: float,
+    alpha: float,
+    seed: int,
+    success: float,
+    finished: int,
+    wall: float = 1.0,
+    extra: dict | None = None,
+) -> dict:
+    """One erm(lr) record that finished `finished` s after 14:00 in a stack of `wall` s."""
+    return {
+        "run_id": f"{lr}-{seed}-{alpha}",
+        "experiment": "e",
+        "alpha": alpha,
+        "seed": seed,
+        "n_train": 1000,
+        "n_collective": round(alpha * 1000),
+        "task": {"name": "mnist_patch", "version": "1", "params": {}},
+        "algorithm": {"name": "erm", "hparams": {"lr": lr, **(extra or {})}},
+        "metrics": {"success": success, "clean_accuracy": 0.95},
+        "wall_time_s": 1.0,
+        "stack_wall_time_s": wall,
+        "finished_at": f"2026-11-29T14:{finished // 60:02d}:{finished % 60:02d}+00:00",
+        "environment": {"command": "aca-bench run x", "git_commit": "a" * 40, "device": "cpu"},
+    }
 
 
 def test_a_block_is_replaced_by_the_table_of_its_store(tmp_path):
@@ -232,3 +240,45 @@ def test_view_rounding_compares_the_cells_two_stores_share(tmp_path):
     _store(tmp_path / "c", {"0.4": [0.0, 0.5, 1.0]})
     with pytest.raises(BenchError, match="the two stores share no cells"):
         render("<!-- records: a,c view=rounding -->\n<!-- /records -->\n", tmp_path)
+
+
+def test_view_adaptive_floor_sets_a_search_beside_the_least_its_design_needed(tmp_path):
+    """lr 0.1 ran alpha 0 and 0.01-0.05 at 3 seeds, scouts 0.001 and 0.1 at seed 0: the floor drops 0.05,
+    beyond the bracket (0.01, 0.02) of its crossing. lr 0.2 never reaches 0.9: the floor keeps its largest
+    alpha every seed ran. Each cell is its own 2 s stack, except lr 0.1's three alpha-0 cells, which
+    shared a 4 s stack with lr 0.2's alpha-0 cell at seed 0 (1 s each)."""
+    curves = {0.1: {0.0: 0.0, 0.01: 0.5, 0.02: 0.95, 0.05: 1.0}, 0.2: {0.0: 0.0, 0.01: 0.2, 0.02: 0.4}}
+    cell = partial(_record, extra={"epochs": 2})
+    records, t = [], 0
+    for lr, curve in curves.items():
+        for alpha, s in curve.items():
+            for seed in range(3):
+                if alpha == 0.0:
+                    continue
+                t += 2
+                records.append(cell(lr, alpha, seed, s, t, 2.0))
+    for alpha in (0.001, 0.1):
+        t += 2
+        records.append(cell(0.1, alpha, 0, 0.0 if alpha < 0.01 else 1.0, t, 2.0))
+    t += 4
+    shared = [cell(0.1, 0.0, seed, 0.0, t, 4.0) for seed in range(3)] + [cell(0.2, 0.0, 0, 0.0, t, 4.0)]
+    for seed in (1, 2):
+        t += 2
+        records.append(cell(0.2, 0.0, seed, 0.0, t, 2.0))
+    (tmp_path / "auto").mkdir()
+    path = tmp_path / "auto" / "records.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records + shared))
+    rows = _rows(render("<!-- records: auto view=adaptive-floor -->\n<!-- /records -->\n", tmp_path))
+    # lr 0.1: 3 alpha-0 cells (1 s each) + 9 cells at 0.01-0.05 + 2 scouts; floor without 0.05's 3 cells
+    assert rows["mnist_patch / erm(lr=0.1)"] == ["14", "28", "25", "11", "22", "19", "3"]
+    # lr 0.2: alpha 0 at seed 0 (1 s) and seeds 1, 2 (2 s each); the floor drops 0.01's cells
+    assert rows["mnist_patch / erm(lr=0.2)"] == ["9", "18", "17", "6", "12", "11", "5"]
+    assert rows["**all configurations**"] == ["23", "46", "42", "17", "34", "30", "8"]
+    (tmp_path / "workers").mkdir()
+    records[1]["finished_at"] = records[0]["finished_at"]  # two 2 s stacks over the same 2 s
+    records[1]["stack_wall_time_s"] = 2.5
+    (tmp_path / "workers" / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    with pytest.raises(BenchError, match="stacks ran side by side"):
+        render("<!-- records: workers view=adaptive-floor -->\n<!-- /records -->\n", tmp_path)
+    with pytest.raises(BenchError, match="view=adaptive-floor takes one store"):
+        render("<!-- records: auto,workers view=adaptive-floor -->\n<!-- /records -->\n", tmp_path)

@@ -13,7 +13,9 @@ alone); `view=against:KEY by=PARAM` with
 several comma-separated stores gives `against.markdown`, the stores side by side; `view=select
 by=A,B over=C,D [shared=B]` the picks of a selection suite, `select.markdown`; `view=results` what
 `aca-bench results` prints, in a code block; `view=adaptive` with a fixed-grid store and an adaptive one,
-`perf_adaptive.markdown`, and `view=adaptive-summary` its totals, `perf_adaptive.summary`; `view=rounding`
+`perf_adaptive.markdown`, and `view=adaptive-summary` its totals, `perf_adaptive.summary`;
+`view=adaptive-floor` with one adaptive store, what it trained against the least its design could have,
+`adaptive_floor.markdown`; `view=rounding`
 with two stores of the same cells trained apart, `perf_adaptive.rounding`; `view=perf` the
 runs of an `aca-bench perf --out` store, `aca_bench.benchmark.perf.report.markdown`) followed by one
 provenance line: how many records, the command, the commit, the device and the date they came from.
@@ -28,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from aca_bench.benchmark.aggregate import critical_table, runs_frame
-from aca_bench.benchmark.commands import against, perf_adaptive, results, select
+from aca_bench.benchmark.commands import adaptive_floor, against, perf_adaptive, results, select
 from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.markdown import markdown_table
@@ -123,6 +125,10 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
             )
         fixed, auto = stores.values()
         return ADAPTIVE_VIEWS[opts["view"]](fixed, auto, target) + "\n\n" + provenance(records) + "\n"
+    if opts.get("view") == "adaptive-floor":  # an adaptive store against the least its design could train
+        if len(stores) != 1:
+            raise BenchError("view=adaptive-floor takes one store: an adaptive search's, run in one process")
+        return adaptive_floor.markdown(records, target) + "\n\n" + provenance(records) + "\n"
     if opts.get("view") == "rounding":  # the same cells in two stores, trained apart
         if len(stores) != 2:
             raise BenchError("view=rounding takes two stores holding the same cells")
