@@ -12,25 +12,18 @@ what the least work of that design took on this machine at the speed it trained 
 
 from collections import defaultdict
 
-from aca_bench.benchmark.commands.perf_adaptive import arm_rows, training_seconds
+from aca_bench.benchmark.commands.perf_adaptive import arm_rows, model_epochs, stacks, training_seconds
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.markdown import markdown_table
 
 
-def _epochs(record: dict) -> int:
-    return int(record["algorithm"]["hparams"].get("epochs", 1))
-
-
 def seconds_per_cell(records: list[dict]) -> dict[str, float]:
     """run id -> the seconds of its stack's training that fall to it: the stack's time times the cell's
-    share of the stack's model-epochs (a stack's records share `finished_at` and `stack_wall_time_s`)."""
-    stacks: dict[tuple, list[dict]] = defaultdict(list)
-    for r in records:
-        stacks[(r["finished_at"], r["stack_wall_time_s"])].append(r)
+    share of the stack's model-epochs."""
     out = {}
-    for (_, wall), members in stacks.items():
-        total = sum(_epochs(r) for r in members)
-        out |= {r["run_id"]: float(wall) * _epochs(r) / total for r in members}
+    for (_, wall), members in stacks(records).items():
+        total = sum(model_epochs(r) for r in members)
+        out |= {r["run_id"]: wall * model_epochs(r) / total for r in members}
     return out
 
 
@@ -66,10 +59,10 @@ def markdown(records: list[dict], target: float) -> str:
         trained, floor = row["records"], floor_cells(row["records"], target)
         figures = [
             len(trained),
-            sum(_epochs(r) for r in trained),
+            sum(model_epochs(r) for r in trained),
             sum(seconds[r["run_id"]] for r in trained),
             len(floor),
-            sum(_epochs(r) for r in floor),
+            sum(model_epochs(r) for r in floor),
             sum(seconds[r["run_id"]] for r in floor),
             sum(seconds[r["run_id"]] for r in floor if r["alpha"] == 0),
         ]

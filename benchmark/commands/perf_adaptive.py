@@ -42,12 +42,26 @@ from aca_bench.benchmark.suite import load_suite, seeds_of, with_alphas
 from aca_bench.benchmark.sweep import ExecutorChoice, SweepResult, config_key, run_sweep
 
 
+def model_epochs(record: dict) -> int:
+    """The epochs one cell trained (1 for an algorithm without `epochs`)."""
+    return int(record["algorithm"]["hparams"].get("epochs", 1))
+
+
+def stacks(records: list[dict]) -> dict[tuple[str, float], list[dict]]:
+    """The records by the stack that trained them: a stack's records share `finished_at` and
+    `stack_wall_time_s`."""
+    out: dict[tuple[str, float], list[dict]] = {}
+    for r in records:
+        out.setdefault((r["finished_at"], float(r["stack_wall_time_s"])), []).append(r)
+    return out
+
+
 def arm_rows(records: list[dict], target: float) -> dict[str, dict]:
     """config key -> {label, model_epochs, records, crit row} of one arm's records."""
     out: dict[str, dict] = {}
     for r in records:
         row = out.setdefault(config_key(r), {"model_epochs": 0, "records": []})
-        row["model_epochs"] += int(r["algorithm"]["hparams"].get("epochs", 1))
+        row["model_epochs"] += model_epochs(r)
         row["records"].append(r)
     crit = critical_table(runs_frame(records), target)
     for c in crit.itertuples():
@@ -219,13 +233,8 @@ def training_seconds(records: list[dict]) -> float:
     intervals (`finished_at` less `stack_wall_time_s`, to `finished_at`). In one process that is the
     sum of its stacks' times; stacks that ran side by side (`--workers`) count once, and a pause before
     a resumed run not at all."""
-    spans = sorted(
-        {
-            (end - float(r["stack_wall_time_s"]), end)
-            for r in records
-            for end in [datetime.fromisoformat(r["finished_at"]).timestamp()]
-        }
-    )
+    ends = {(datetime.fromisoformat(finished).timestamp(), wall) for finished, wall in stacks(records)}
+    spans = sorted((end - wall, end) for end, wall in ends)
     total, reached = 0.0, -math.inf
     for start, end in spans:
         if end > reached:
