@@ -1,7 +1,8 @@
 """The results store: one JSON record per line in DIR/records.jsonl, appended atomically under a lock.
 
-A crash mid-write leaves at most a partial last line. Readers report a damaged line (partial, or not a
-run record) in one line and skip it; the next writer moves every damaged line to records.jsonl.damaged
+A crash mid-write leaves at most a partial last line. Readers report a damaged line (partial, not
+JSON, or a record that fails `aca_bench.benchmark.record_schema`: a missing field, a metric that is not a
+finite fraction) in one line and skip it; the next writer moves every damaged line to records.jsonl.damaged
 before it appends, so the warning is said until then, nothing is lost silently, and the store heals.
 
 Cells are claimed before they train: DIR/leases.json maps a run id to the sweep that holds it. A lease is
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.record_schema import record_problem
 
 RECORDS = "records.jsonl"
 DAMAGED = "records.jsonl.damaged"
@@ -275,13 +277,14 @@ def _parse(raw: bytes) -> Iterator[tuple[int, dict | None, str]]:
             continue
         try:
             rec = json.loads(line)
-            if not isinstance(rec, dict) or not isinstance(rec.get("run_id"), str):
-                raise ValueError("not a run record")
+            if not isinstance(rec, dict):
+                raise ValueError("not a JSON object")
         except (ValueError, RecursionError):
             last = number == len(lines)  # no newline after it: a write cut short
             yield number, None, "truncated last record (a crash mid-write?)" if last else "unreadable record"
             continue
-        yield number, rec, ""
+        problem = record_problem(rec)
+        yield number, None if problem else rec, problem
 
 
 def _replace(path: Path, blob: bytes) -> None:

@@ -124,11 +124,11 @@ def test_perf_table_has_one_line_per_run_in_order_and_dashes_for_missing_paths()
     ]
 
 
-def test_perf_refuses_an_unusable_out_folder_before_timing(cli, tmp_path):
+def test_perf_refuses_an_unusable_out_folder_before_timing(cli, tmp_path, tiny_record):
     from aca_bench.benchmark.store import Store
 
     (tmp_path / "file").write_text("")
-    Store(tmp_path / "runs").append([{"run_id": "r1", "alpha": 0.0}])
+    Store(tmp_path / "runs").append([tiny_record])
     for out, why in (
         (tmp_path / "file" / "perf", "cannot be used"),
         (tmp_path / "runs", "holds run records"),

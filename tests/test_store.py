@@ -10,7 +10,18 @@ from aca_bench.benchmark.store import Store, load_records
 
 
 def _rec(i, **extra):
-    return {"run_id": f"r{i}", "metrics": {"success": i / 10}, **extra}
+    """A minimal run record that passes the store's schema (`aca_bench.benchmark.record_schema`)."""
+    return {
+        "run_id": f"r{i}",
+        "task": {"name": "t", "params": {}},
+        "algorithm": {"name": "erm", "hparams": {}},
+        "alpha": 0.0,
+        "seed": i,
+        "n_collective": 0,
+        "metrics": {"success": i % 10 / 10, "clean_accuracy": 0.9},
+        "wall_time_s": 1.0,
+        **extra,
+    }
 
 
 def test_append_skips_run_ids_already_stored(tmp_path):
