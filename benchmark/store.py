@@ -30,6 +30,7 @@ RECORDS = "records.jsonl"
 DAMAGED = "records.jsonl.damaged"
 LEASES = "leases.json"
 LOCK = ".lock"
+SITE_MARKER = ".aca-bench-site"  # written by `leaderboard build` into its folder: never a results folder
 LOCK_WAIT_S = 60.0  # how long the folder check waits for another process's lock
 LEASE_TIMEOUT_S = 300.0  # a lease not renewed for this long is stale (its sweep is gone)
 HOST = socket.gethostname()
@@ -68,10 +69,16 @@ class Store:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def check(self) -> list[str]:
-        """Make sure a sweep can store what it trains, before it trains anything: the folder is created
-        and writable and its lock can be taken; damaged records are moved aside. Returns one line per
+        """Make sure a sweep can store what it trains, before it trains anything: the folder is not a
+        leaderboard site, is created and writable, and its lock can be taken; damaged records are moved
+        aside. Returns one line per
         record moved; a folder that cannot be used is a one-line BenchError."""
         try:
+            if (self.root / SITE_MARKER).exists():
+                raise BenchError(
+                    f"results folder '{self.root}' holds a leaderboard site ({SITE_MARKER}); "
+                    "write results to a folder of their own"
+                )
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / f".write-check-{os.getpid()}"
             probe.write_bytes(b"")

@@ -21,7 +21,6 @@ Layout of the output folder:
 
 import inspect
 import json
-import shutil
 from collections import Counter
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -39,7 +38,7 @@ from aca_bench.benchmark.aggregate import (
 from aca_bench.benchmark.critical import TARGET, critical_mass
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.ids import canonical
-from aca_bench.benchmark.store import RECORDS, load_records
+from aca_bench.benchmark.store import DAMAGED, LEASES, RECORDS, SITE_MARKER, load_records
 from aca_bench.leaderboard.downloads import downloads
 from aca_bench.leaderboard.pages import algorithm_page, task_page
 from aca_bench.leaderboard.privacy_plot import privacy_page
@@ -49,7 +48,6 @@ from aca_bench.leaderboard.sources import Card, SuiteGrid, read_cards, suite_gri
 from aca_bench.leaderboard.text import DASH
 
 HERE = Path(__file__).parent
-SITE_MARKER = ".aca-bench-site"
 SITE_NAME = "aca-bench leaderboard"
 
 
@@ -184,27 +182,65 @@ def render(
     for asset in sorted((HERE / "assets").iterdir()):
         if asset.is_file():
             files[f"assets/{asset.name}"] = asset.read_bytes()
-    files[SITE_MARKER] = b"built by aca-bench leaderboard build; the folder is replaced on each build\n"
+    files[SITE_MARKER] = _manifest(files)
     return dict(sorted(files.items()))
 
 
+MANIFEST_HEADER = b"written by aca-bench leaderboard build; the next build replaces these files:\n"
+
+
+def _manifest(files: dict[str, bytes]) -> bytes:
+    """The marker's text: a header, then each file of the site (relative path), one a line."""
+    return MANIFEST_HEADER + b"".join(f"{rel}\n".encode() for rel in sorted(files) if rel != SITE_MARKER)
+
+
+def _written_before(out: Path) -> list[Path]:
+    """The files the last build wrote into `out`, as its marker lists them: only paths inside `out`
+    that are plain files (a marker of an older build lists none, so nothing is deleted)."""
+    root = out.resolve()
+    listed = []
+    for line in (out / SITE_MARKER).read_text(errors="replace").splitlines()[1:]:
+        path = out / line
+        if line and not path.is_symlink() and path.is_file() and root in path.resolve().parents:
+            listed.append(path)
+    return listed
+
+
 def write_site(files: dict[str, bytes], out: str | Path) -> list[str]:
-    """Replace the site in `out` with `files`; a non-empty folder that is not a site is refused."""
+    """Write the site `files` into `out`, replacing the files the last build wrote there and nothing
+    else: a file the build did not write (records a sweep put there, notes) is never deleted. A folder
+    that holds a results store, or is not empty and holds no site, is refused."""
     out = Path(out)
     if out.exists():
         if not out.is_dir():
             raise BenchError(f"--out {out} exists and is not a folder")
+        store = [name for name in (RECORDS, DAMAGED, LEASES) if (out / name).exists()]
+        if store:
+            raise BenchError(
+                f"--out {out} holds a results store ({store[0]}); a site is written to a folder of its own"
+            )
         if any(out.iterdir()):
             if not (out / SITE_MARKER).exists():
                 raise BenchError(
                     f"--out {out} is not empty and holds no leaderboard site; choose an empty or new folder"
                 )
-            shutil.rmtree(out)
+            for old in _written_before(out):
+                if old.relative_to(out).as_posix() not in files:
+                    old.unlink()
+                    _prune(old.parent, out)
     for rel, data in files.items():
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return [p for p in files if p != SITE_MARKER]
+
+
+def _prune(folder: Path, out: Path) -> None:
+    """Remove `folder` and its parents up to `out` while they are empty (a page the build no longer
+    writes leaves no empty folder behind)."""
+    while folder != out and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
 
 
 @dataclass
