@@ -1,8 +1,8 @@
 """Registry cards as data: find and parse the YAML entry files without importing any implementation.
 
 `aca_bench.algorithms.registry` validates entries (and imports their classes, so torch); this module only
-reads
-them, so the leaderboard site and suite loading stay torch-free.
+finds them (they are read by `aca_bench.benchmark.yaml_input`, the product's one YAML reader), so the
+leaderboard site and suite loading stay torch-free.
 """
 
 import os
@@ -10,26 +10,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
-
-from aca_bench.benchmark.errors import BenchError
 
 BUILTIN_DIR = Path(__file__).parent
 ENV_VARIABLE = "ACA_BENCH_REGISTRY"  # extra entry folders or files, os.pathsep-separated
-
-
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML file; malformed YAML is a one-line BenchError naming the file and line."""
-    try:
-        return yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise BenchError(f"{path}:{where} malformed YAML: {getattr(exc, 'problem', exc)}") from None
-    except OSError as exc:
-        raise BenchError(f"cannot read {path}: {exc.strerror}") from None
 
 
 @dataclass(frozen=True)

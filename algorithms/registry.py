@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from aca_bench.algorithms.base import Algorithm
-from aca_bench.algorithms.cards import BUILTIN_DIR, RegistrySource, active_source, read_yaml
+from aca_bench.algorithms.cards import BUILTIN_DIR, RegistrySource, active_source
 from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.yaml_input import read_yaml
 
 ENTRY_POINT_GROUP = "aca_bench.algorithms"
 KNOWN_NEEDS = ("groups",)

@@ -5,12 +5,12 @@ from pathlib import Path
 from typing import Any
 
 from aca_bench.algorithms import registry
-from aca_bench.algorithms.registry import read_yaml
 from aca_bench.benchmark.adaptive import Search, check_search
 from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.plan import AUTO, Experiment
 from aca_bench.benchmark.sweep import ExecutorChoice
+from aca_bench.benchmark.yaml_input import read_yaml
 from aca_bench.tasks.registry import get_task
 
 BUILTIN = Path(__file__).parent / "suites"

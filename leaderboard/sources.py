@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aca_bench.algorithms.cards import active_source, read_yaml
+from aca_bench.algorithms.cards import active_source
 from aca_bench.benchmark.errors import BenchError
+from aca_bench.benchmark.yaml_input import read_yaml
 
 
 @dataclass

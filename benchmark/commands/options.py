@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from aca_bench.algorithms import registry
 from aca_bench.algorithms.cards import active_source, use
@@ -23,6 +22,7 @@ from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.plan import AUTO, Experiment
 from aca_bench.benchmark.sweep import DEFAULT_MAX_STACK, ExecutorChoice
+from aca_bench.benchmark.yaml_input import MalformedYaml, load_yaml
 from aca_bench.tasks.registry import get_task
 
 
@@ -245,9 +245,9 @@ def _split(pair: str) -> tuple[str, str, Any]:
     if not sep or not key:
         raise BenchError(f"--set expects key=value, got {pair!r}")
     try:
-        value = yaml.safe_load(raw) if raw else ""
-    except yaml.YAMLError:
-        value = raw
+        value = load_yaml(raw, f"--set {key}") if raw else ""
+    except MalformedYaml:
+        value = raw  # not YAML: the text as written
     scope, _, name = key.rpartition(".")
     if scope not in ("", "task", "algorithm"):
         raise BenchError(f"--set {key}: prefix must be 'task.' or 'algorithm.'")

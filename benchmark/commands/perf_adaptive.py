@@ -20,7 +20,6 @@ from pathlib import Path
 import click
 import numpy as np
 import torch
-import yaml
 
 from aca_bench.benchmark.aggregate import critical_table, runs_frame
 from aca_bench.benchmark.commands.options import (
@@ -40,6 +39,7 @@ from aca_bench.benchmark.plan import AUTO, Experiment
 from aca_bench.benchmark.store import Store
 from aca_bench.benchmark.suite import load_suite, seeds_of, with_alphas
 from aca_bench.benchmark.sweep import ExecutorChoice, SweepResult, config_key, run_sweep
+from aca_bench.benchmark.yaml_input import load_yaml
 
 
 def model_epochs(record: dict) -> int:
@@ -296,7 +296,7 @@ def command(
     if sets:
         exps = list(apply_sets(tuple(exps), sets))
     if seeds is not None:
-        exps = [replace(e, seeds=seeds_of(yaml.safe_load(seeds), "--seeds")) for e in exps]
+        exps = [replace(e, seeds=seeds_of(load_yaml(seeds, "--seeds"), "--seeds")) for e in exps]
     if any(e.search is not None for e in exps):
         raise BenchError("perf-adaptive compares a fixed grid with auto: give a suite with fixed alphas")
     lo_hi, search = parse_search(alpha_range, rel_width, max_rounds)
