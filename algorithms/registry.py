@@ -6,7 +6,6 @@ and from the entry-point group `aca_bench.algorithms` (an object that is an entr
 YAML file).
 """
 
-import importlib
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -15,6 +14,7 @@ from typing import Any
 
 from aca_bench.algorithms.base import Algorithm
 from aca_bench.algorithms.cards import BUILTIN_DIR, RegistrySource, active_source
+from aca_bench.algorithms.plugin_import import PluginImportError, import_plugin
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.yaml_input import read_yaml
 
@@ -84,9 +84,12 @@ def _import(spec: str) -> tuple[Any, str | None]:
     if not module_name or not attr:
         return None, f"expected 'module:Class', got {spec!r}"
     try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except Exception as exc:  # any import failure is the entry's problem, reported in one line
-        return None, f"cannot import {spec}: {type(exc).__name__}: {exc}"
+        module = import_plugin(module_name)
+    except PluginImportError as exc:  # any import failure is the entry's problem, reported in one line
+        return None, f"cannot import {spec}: {exc}"
+    obj = getattr(module, attr, None)
+    if obj is None:
+        return None, f"cannot import {spec}: module {module_name!r} has no attribute {attr!r}"
     if not (isinstance(obj, type) and issubclass(obj, Algorithm)):
         return None, f"{spec} is not a subclass of aca_bench.algorithms.base.Algorithm"
     return obj, None
@@ -147,7 +150,11 @@ def entry_sources(source: RegistrySource) -> list[tuple[str, Any]]:
     for f in files:
         out.append((str(f), read_yaml(f)))
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        obj = ep.load()
+        try:
+            import_plugin(ep.module)
+            obj = ep.load()
+        except Exception as exc:  # PluginImportError included
+            raise BenchError(f"entry point {ep.name} ({ep.value}): cannot load: {exc}") from None
         out.append((f"entry point {ep.name}", read_yaml(Path(obj)) if isinstance(obj, str | Path) else obj))
     return out
 
