@@ -5,10 +5,14 @@ each stack's records as it finishes (the Ray executor submits Ray tasks; `run_po
 processes of a `worker_pool`, which a sweep keeps across its rounds). Whether one-thread processes
 side by side train faster than one process with all the threads depends on the machine and its load;
 docs/performance.md renders the measured comparison on the standard suite from its records.
+
+Workers end with their driver however it ends, `kill -9` included (`parent_death.end_with_parent` is
+each worker's initializer).
 """
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
@@ -18,6 +22,7 @@ import torch
 
 from aca_bench.algorithms.cards import RegistrySource, active_source, use
 from aca_bench.benchmark.executors.local import POLL_S, WorkQueue, progress_bar, report_shared
+from aca_bench.benchmark.executors.parent_death import end_with_parent
 from aca_bench.benchmark.plan import Cell
 from aca_bench.benchmark.store import Claims, Store
 
@@ -79,7 +84,9 @@ def worker_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
     """`workers` spawned processes of this machine, kept for a whole sweep: its rounds reuse their
     imports and the task data each has loaded."""
     context = multiprocessing.get_context("spawn")  # no forked torch thread pools
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=end_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         yield pool
 
 
