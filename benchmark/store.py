@@ -68,6 +68,15 @@ class Store:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    @contextmanager
+    def _reported(self, what: str) -> Iterator[None]:
+        """An OSError inside (disk full, permission, a symlink loop) as a one-line BenchError naming the
+        folder, what was being done and the cause."""
+        try:
+            yield
+        except OSError as exc:
+            raise BenchError(f"results folder '{self.root}': cannot {what}: {fault(exc)}") from None
+
     def check(self) -> list[str]:
         """Make sure a sweep can store what it trains, before it trains anything: the folder is not a
         leaderboard site, is created and writable, and its lock can be taken; damaged records are moved
@@ -89,10 +98,7 @@ class Store:
             with self._locked(wait_s=LOCK_WAIT_S):
                 return self._repair()
         except OSError as exc:
-            raise BenchError(
-                f"results folder '{self.root}' cannot be used: {exc.strerror or exc}"
-                + (f" ({exc.filename})" if exc.filename else "")
-            ) from None
+            raise BenchError(f"results folder '{self.root}' cannot be used: {fault(exc)}") from None
 
     def read(self) -> tuple[list[dict], list[str]]:
         """(records, problems): every intact record, and one line per damaged one."""
@@ -110,27 +116,30 @@ class Store:
         return {r["run_id"] for r in self.read()[0]}
 
     def append(self, records: list[dict]) -> int:
-        """Append records whose run id is not yet stored; returns how many were written."""
+        """Append records whose run id is not yet stored; returns how many were written. A write that
+        fails (disk full, permission) leaves no partial record and is a one-line BenchError."""
         if not records:
             return 0
-        with self._locked():
+        with self._reported("store records"), self._locked():
             self._repair()
             done = self.done_ids()
             fresh = [r for r in records if r["run_id"] not in done]
             if not fresh:
                 return 0
             blob = "".join(json.dumps(r, sort_keys=True) + "\n" for r in fresh).encode()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                os.write(fd, blob)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+                _append_whole(self.path, blob)
+            except OSError as exc:
+                raise BenchError(
+                    f"results folder '{self.root}': {len(fresh)} trained records could not be stored: "
+                    f"{fault(exc)}; nothing partial was kept, and their cells are retrained when the "
+                    "sweep is run again"
+                ) from None
             return len(fresh)
 
     def forget(self, run_ids: set[str]) -> int:
         """Drop the records of `run_ids` (for --force reruns); atomic rewrite; returns how many."""
-        with self._locked():
+        with self._reported("rewrite its records"), self._locked():
             self._repair()
             if not self.path.exists():
                 return 0
@@ -184,7 +193,7 @@ class Store:
     ) -> tuple[set[str], set[str]]:
         """Lease the cells of `run_ids` that are neither stored nor held by a live lease of another
         owner. Returns (granted, stored): the run ids now leased to `owner`, and those already stored."""
-        with self._locked():
+        with self._reported("lease cells"), self._locked():
             done = self.done_ids()
             now = time.time()
             leases = {
@@ -212,7 +221,7 @@ class Store:
 
     def release(self, owner: str, run_ids: set[str] | None = None) -> None:
         """Drop `owner`'s leases on `run_ids` (all of them when None)."""
-        with self._locked():
+        with self._reported("release leases"), self._locked():
             leases = self._leases()
             kept = {
                 rid: lease
@@ -236,7 +245,7 @@ class Claims:
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.timeout_s / 4):
-            with contextlib.suppress(OSError):  # the next beat tries again; the lease holds till the timeout
+            with contextlib.suppress(OSError, BenchError):  # the next beat tries again till the timeout
                 self.store.renew(self.owner)
 
     def __enter__(self) -> "Claims":
@@ -246,7 +255,13 @@ class Claims:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.store.release(self.owner)
+        if exc[0] is None:
+            self.store.release(self.owner)
+            return
+        # the block is ending on an error (a full disk, say): say that one; leases left behind go stale
+        # once this process is gone
+        with contextlib.suppress(BenchError, OSError):
+            self.store.release(self.owner)
 
     def claim(self, run_ids: list[str]) -> tuple[set[str], set[str]]:
         """(granted, stored): see `Store.claim`."""
@@ -295,13 +310,43 @@ def _parse(raw: bytes) -> Iterator[tuple[int, dict | None, str]]:
 
 
 def _replace(path: Path, blob: bytes) -> None:
-    """Write `blob` to `path` atomically (a temporary file renamed over it)."""
+    """Write `blob` to `path` atomically (a temporary file renamed over it); a write that fails leaves
+    `path` as it was and no temporary file."""
     tmp = path.with_name(f"{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(blob)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _append_whole(path: Path, blob: bytes) -> None:
+    """Append all of `blob` to `path`, or nothing: a write that fails part way (a full disk) is cut back
+    to the file's size before it. Call under the store's lock (no other writer moves the end)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except BaseException:
+            with contextlib.suppress(OSError):  # else the next writer moves the partial line aside
+                os.ftruncate(fd, start)
+            raise
+    finally:
+        os.close(fd)
+
+
+def fault(exc: OSError) -> str:
+    """An OSError in words that name its cause and file: 'No space left on device (DIR/leases.json)'."""
+    return (exc.strerror or str(exc)) + (f" ({exc.filename})" if exc.filename else "")
 
 
 def _run_id(line: bytes) -> str | None:

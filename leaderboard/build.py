@@ -38,7 +38,7 @@ from aca_bench.benchmark.aggregate import (
 from aca_bench.benchmark.critical import TARGET, critical_mass
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.ids import canonical
-from aca_bench.benchmark.store import DAMAGED, LEASES, RECORDS, SITE_MARKER, load_records
+from aca_bench.benchmark.store import DAMAGED, LEASES, RECORDS, SITE_MARKER, fault, load_records
 from aca_bench.leaderboard.downloads import downloads
 from aca_bench.leaderboard.pages import algorithm_page, task_page
 from aca_bench.leaderboard.privacy_plot import privacy_page
@@ -228,10 +228,13 @@ def write_site(files: dict[str, bytes], out: str | Path) -> list[str]:
                 if old.relative_to(out).as_posix() not in files:
                     old.unlink()
                     _prune(old.parent, out)
-    for rel, data in files.items():
-        path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    try:
+        for rel, data in files.items():
+            path = out / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    except OSError as exc:
+        raise BenchError(f"--out {out}: cannot write the site: {fault(exc)}") from None
     return [p for p in files if p != SITE_MARKER]
 
 
