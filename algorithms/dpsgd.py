@@ -41,7 +41,9 @@ HPARAMS: dict[str, Param] = {
     **SGD_HPARAMS,
     "momentum": Param(0.0, float, "SGD momentum (0: plain DP-SGD)", low=0, high=1, high_open=True),
     "batch_size": Param(256, int, "expected batch size q*n of the Poisson sampler", low=1, high="n_train"),
-    "target_epsilon": Param(8.0, float, "privacy budget epsilon (.inf: no noise)", low=0, low_open=True),
+    "target_epsilon": Param(
+        8.0, float, "privacy budget epsilon (.inf: no noise)", low=0, low_open=True, allow_inf=True
+    ),
     "noise_multiplier": Param(
         None, float, "sigma given directly (overrides target_epsilon)", nullable=True, low=0
     ),

@@ -1,6 +1,7 @@
 """Declared parameters (task parameters, algorithm hyperparameters): defaults, types, ranges, coercion.
 
 A parameter may declare a numeric range (`low`/`high`, each inclusive unless `low_open`/`high_open`).
+A float is finite (NaN and inf refused, 1e400 included) unless the parameter declares `allow_inf`.
 A bound may also name a quantity known only once the task's data is loaded (`"n_train"`): such a bound
 is checked by `check_bounds` before any cell trains, the numeric ones by `coerce` as the value is read.
 """
@@ -31,6 +32,7 @@ class Param:
     low_open: bool = False  # True: the value must be strictly above `low`
     high_open: bool = False  # True: the value must be strictly below `high`
     in_id_at_default: bool = True  # False: left out of a run's identity while at its default (added later)
+    allow_inf: bool = False  # True: +inf is a value (target_epsilon: no noise); else floats are finite
 
     def in_identity(self, value: Any) -> bool:
         """Whether `value` of this parameter is part of a run's identity (its run id)."""
@@ -50,6 +52,8 @@ class Param:
         if self.choices is not None and out not in self.choices:
             raise BenchError(f"parameter '{name}' must be one of {list(self.choices)}, got {out!r}")
         self.check_range(name, out, {})
+        if isinstance(out, float) and not math.isfinite(out) and not (self.allow_inf and out == math.inf):
+            raise BenchError(f"parameter '{name}' must be a finite number, got {_show(out)}")
         return out
 
     def check_range(self, name: str, value: Any, known: dict[str, float]) -> None:

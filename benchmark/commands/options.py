@@ -1,6 +1,7 @@
 """Options shared by the sweeping commands, and parsing of --set key=value overrides."""
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -57,6 +58,16 @@ def out_option(f):
     )(f)
 
 
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses NaN (which compares false with both bounds, so passes them)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        out = super().convert(value, param, ctx)
+        if not math.isfinite(out):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return out
+
+
 def target_option(f):
     """--target: the success level alpha* is read at."""
 
@@ -64,7 +75,7 @@ def target_option(f):
         "--target",
         default=TARGET,
         show_default=True,
-        type=click.FloatRange(0, 1, min_open=True),
+        type=FiniteFloatRange(0, 1, min_open=True),
         help="Success target S for alpha*.",
     )(f)
 
@@ -185,7 +196,7 @@ def executor_options(f):
 
     command = click.option(
         "--ray-gpus-per-stack",
-        type=click.FloatRange(0, 1),
+        type=FiniteFloatRange(0, 1),
         default=None,
         help="GPU fraction per stack on Ray (several stacks share a GPU); default 1 on CUDA.",
     )(command)
