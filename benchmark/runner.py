@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 
 import torch
 
+from aca_bench.algorithms.update_contract import plugin_failure
 from aca_bench.benchmark.collective import collective_size
 from aca_bench.benchmark.engine import evaluate, train_stack
 from aca_bench.benchmark.environment import environment, synchronize
+from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.plan import Cell, canonical
 from aca_bench.tasks.base import TaskData
 
@@ -32,17 +34,23 @@ def run_cells(
     data = task_data(cells[0], device)
     algo = cells[0].entry.create()
     train = algo.trainer(cells[0].hparams) or train_stack
-    stack = train(
-        task,
-        data,
-        algo,
-        [c.hparams for c in cells],
-        [c.alpha for c in cells],
-        [c.seed for c in cells],
-        device,
-        on_epoch=(lambda f: on_progress(f * len(cells))) if on_progress else None,
-    )
-    metrics = evaluate(task, data, stack)
+    try:
+        stack = train(
+            task,
+            data,
+            algo,
+            [c.hparams for c in cells],
+            [c.alpha for c in cells],
+            [c.seed for c in cells],
+            device,
+            on_epoch=(lambda f: on_progress(f * len(cells))) if on_progress else None,
+        )
+        metrics = evaluate(task, data, stack)
+    except Exception as exc:
+        message = plugin_failure(exc, type(algo))  # a plugin's failure: one line with its file and line
+        if message is None:
+            raise
+        raise BenchError(message) from None
     synchronize(device)
     wall = time.perf_counter() - start
     env = environment(device)

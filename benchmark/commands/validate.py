@@ -2,7 +2,9 @@
 
 Beyond the schema (`aca_bench.algorithms.registry.check_entry`), each entry's implementation is exercised the
 way
-the engine will use it: a 2-model stack of a tiny model on tiny in-memory data trains for one epoch
+the engine will use it. First one model takes two steps with its update checked against the rules of
+`aca_bench.algorithms.update_contract` (what it returns, per parameter name, and no in-place change of
+its inputs); then a 2-model stack of a tiny model on tiny in-memory data trains for one epoch
 through `aca_bench.benchmark.engine.train_stack` and is evaluated. The parameters must stay finite, change,
 and the second model must come out the same whether it trained in the stack or alone (an update that
 leaks between models or mutates its inputs fails this). Every problem is one line naming file and field.
@@ -19,6 +21,7 @@ from torch import nn
 
 from aca_bench.algorithms import registry
 from aca_bench.algorithms.cards import active_source
+from aca_bench.algorithms.update_contract import ContractBreach, checked, where
 from aca_bench.benchmark.commands.options import registry_env_option
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.params import resolve
@@ -95,6 +98,9 @@ def contract_problems(entry: registry.Entry) -> list[str]:
         return bad(f"default hyperparameters do not resolve: {exc.message}")
     task = ContractTask(cls.needs_groups)
     data = task.data()
+    breach = _breach(entry, task, data, hp)
+    if breach:
+        return bad(breach)
     try:
         algo = entry.create()
         both = train_stack(task, data, algo, [hp, hp], [0.0, 0.25], [0, 1], CPU)
@@ -123,6 +129,24 @@ def contract_problems(entry: registry.Entry) -> list[str]:
     if any(not math.isfinite(m["success"]) for m in metrics):
         problems += bad("evaluation gave a non-finite success")
     return problems
+
+
+def _breach(entry: registry.Entry, task: Task, data: TaskData, hp: dict[str, Any]) -> str | None:
+    """The first rule of the update contract (`aca_bench.algorithms.update_contract`) one model breaks in
+    two steps through the engine, one model at a time, with a pointer to the update; None when it keeps
+    them (or trains with its own trainer, or fails otherwise: the stack run reports that)."""
+    from aca_bench.benchmark.engine import train_stack
+
+    algo = entry.create()
+    if algo.trainer(hp) is not None:
+        return None
+    try:
+        train_stack(task, data, checked(algo), [hp], [0.25], [1], CPU, max_steps=2, vectorize=False)
+    except ContractBreach as exc:
+        return f"{exc} ({where(entry.cls)})"
+    except Exception:  # noqa: BLE001 - reported by the 2-model stack run, in its words
+        return None
+    return None
 
 
 def _extra_files(given: list[Path]) -> list[Path]:
