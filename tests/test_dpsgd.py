@@ -24,6 +24,8 @@ from aca_bench.benchmark.suite import load_suite
 from aca_bench.tasks.base import TaskData
 from aca_bench.tasks.mnist_patch import MnistPatch
 
+pytestmark = pytest.mark.trains
+
 warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
 
 
@@ -220,28 +222,36 @@ def test_a_model_stepped_in_turn_trains_bitwise_the_same_alone_as_in_any_stack(m
 
 
 def test_large_epsilon_behaves_like_erm(mnist):
-    """epsilon 1e4 (sigma 0.05) and C 5: clean accuracy within a few points of ERM on the same seeds.
+    """epsilon 1e4 (sigma 0.05) and C 5 train as well as ERM, give or take DP-SGD's slower start: on the
+    4,000 embedded digits, 3 epochs at lr 0.02, each ERM model reaches 0.9 clean accuracy, each DP-SGD
+    model 0.85, and their mean gap is under 0.1.
+
+    Trained accuracies are chaotic in float rounding: another processor trains a seed like another
+    seed, so the bounds sit beyond the spread over seeds, not near one run's values. Seeds 0-7 on an
+    Intel Xeon gave ERM 0.944-0.965, DP-SGD 0.903-0.944, mean gap 0.04 (about 0.011 standard deviation
+    for a mean of two seeds): each bound is 4.7 to 6 standard deviations away. The earlier setting
+    (800 digits, lr 0.05) diverged on some seeds (ERM 0.49-0.87 over seeds 0-7), so whether its
+    "within 0.04" held depended on which way rounding pushed seeds 0 and 1.
 
     (C also scales the noise, sigma * C / batch per coordinate: a huge C with a moderate sigma is not ERM.)
     """
     task, data = mnist
-    small = subset(data, 800, 1000)
-    common = {"lr": 0.05, "momentum": 0.9, "batch_size": 50, "epochs": 3}
+    common = {"lr": 0.02, "momentum": 0.9, "batch_size": 50, "epochs": 3}
     seeds, cpu = [0, 1], torch.device("cpu")
-    erm = train_stack(task, small, ERM(), [resolve(ERM.hparams, common, "erm")] * 2, [0.0, 0.0], seeds, cpu)
+    erm = train_stack(task, data, ERM(), [resolve(ERM.hparams, common, "erm")] * 2, [0.0, 0.0], seeds, cpu)
     dp = train_stack(
         task,
-        small,
+        data,
         DPSGD(),
         [dp_hp(**common, target_epsilon=1e4, max_grad_norm=5)] * 2,
         [0.0, 0.0],
         seeds,
         cpu,
     )
-    acc_erm = sum(m["clean_accuracy"] for m in evaluate(task, small, erm)) / 2
-    acc_dp = sum(m["clean_accuracy"] for m in evaluate(task, small, dp)) / 2
-    assert acc_erm > 0.75
-    assert abs(acc_dp - acc_erm) < 0.04, (acc_dp, acc_erm)
+    acc_erm = [m["clean_accuracy"] for m in evaluate(task, data, erm)]
+    acc_dp = [m["clean_accuracy"] for m in evaluate(task, data, dp)]
+    assert min(acc_erm) > 0.9 and min(acc_dp) > 0.85, (acc_erm, acc_dp)
+    assert abs(sum(acc_dp) - sum(acc_erm)) / 2 < 0.1, (acc_dp, acc_erm)
 
 
 def test_reference_path_trains_through_opacus(mnist):
