@@ -97,7 +97,16 @@ case $mode in
       exit 2
     fi
     ruff check . && ruff format --check .
-    exec python -m pytest -q "${extra[@]}"
+    python -m pytest -q "${extra[@]}"
+    # Trained numbers differ in their last bits between torch's kernel families, and CI may run on
+    # another processor: where torch picked wider kernels than AVX2 (AVX-512), the tests that train
+    # run once more on the AVX2 family, so a verdict that holds on one family only fails here too.
+    # Not with pytest arguments of the caller's (a chosen test or -k runs once, as asked).
+    capability="$(python -c 'import torch; print(torch.backends.cpu.get_cpu_capability())')"
+    if [[ ${#extra[@]} -eq 0 && $capability != AVX2 && $capability != DEFAULT ]]; then
+      echo "again on torch's AVX2 kernels (default here: $capability): the tests marked trains"
+      ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 python -m pytest -q -m "trains and not gpu"
+    fi
     ;;
   cli)
     exec aca-bench "${extra[@]}"

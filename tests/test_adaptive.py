@@ -18,6 +18,8 @@ from aca_bench.benchmark.store import Store
 from aca_bench.benchmark.suite import parse_suite, with_alphas
 from aca_bench.benchmark.sweep import run_sweep
 
+pytestmark = pytest.mark.trains
+
 SEEDS = (0, 1, 2, 3, 4)
 TARGET = 0.9
 SEARCH = Search((0.001, 0.05), 0.5, 6)

@@ -20,6 +20,8 @@ from aca_bench.benchmark.engine import (
 from aca_bench.benchmark.rng import key_from, uniform
 from aca_bench.tasks.base import TaskData
 
+pytestmark = pytest.mark.trains
+
 HP = {"lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4, "batch_size": 32, "epochs": 2}
 
 

@@ -15,7 +15,7 @@ from aca_bench.benchmark.params import resolve
 from aca_bench.benchmark.plan import task_budget
 from aca_bench.tasks.grouped_digits import GroupedDigits
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.trains]
 
 ALPHAS = [0.01, 0.02, 0.04]
 SEEDS = [0, 1]

@@ -12,6 +12,8 @@ from aca_bench.benchmark.plan import AUTO, Experiment
 from aca_bench.benchmark.store import Store
 from aca_bench.benchmark.sweep import ExecutorChoice, run_sweep
 
+pytestmark = pytest.mark.trains
+
 CPU = torch.device("cpu")
 EXP = Experiment("tiny", "mnist_patch", "erm", (0.05,), (0, 1), {}, {"epochs": 1, "batch_size": 500})
 TWO = ExecutorChoice(workers=2)

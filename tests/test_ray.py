@@ -13,6 +13,8 @@ from aca_bench.benchmark.plan import Experiment
 from aca_bench.benchmark.store import Store
 from aca_bench.benchmark.sweep import ExecutorChoice, run_sweep
 
+pytestmark = pytest.mark.trains
+
 ray = pytest.importorskip("ray")
 CPU = torch.device("cpu")
 EXP = Experiment("tiny", "mnist_patch", "erm", (0.05,), (0, 1), {}, {"epochs": 1, "batch_size": 500})

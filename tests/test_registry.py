@@ -7,6 +7,8 @@ import torch
 from aca_bench.benchmark import runner
 from aca_bench.tasks.base import TaskData
 
+pytestmark = pytest.mark.trains
+
 ENTRY = """\
 name: {name}
 implementation: {module}:{cls}

@@ -9,6 +9,8 @@ from aca_bench.algorithms import registry
 from aca_bench.benchmark.engine import evaluate, train_stack
 from aca_bench.benchmark.params import resolve
 
+pytestmark = pytest.mark.trains
+
 CPU = torch.device("cpu")
 ALPHAS, SEEDS = [0.0, 0.1], [0, 1]
 

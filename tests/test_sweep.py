@@ -10,6 +10,8 @@ from aca_bench.benchmark.plan import Experiment
 from aca_bench.benchmark.store import Store
 from aca_bench.benchmark.sweep import plan_cells, run_sweep
 
+pytestmark = pytest.mark.trains
+
 CPU = torch.device("cpu")
 
 

@@ -18,7 +18,7 @@ from aca_bench.tasks import waterbirds, waterbirds_data
 from aca_bench.tasks.registry import get_task
 from aca_bench.tasks.waterbirds import WaterbirdsFeatureFlip, flip_coordinates
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.trains]
 
 
 def test_registered():
