@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aca_bench.benchmark.critical import REACHED, CriticalMass, critical_mass
+from aca_bench.benchmark.critical import logit_secant as _secant
 from aca_bench.benchmark.errors import BenchError
 
 DEFAULT_RANGE = (0.001, 0.5)
@@ -38,7 +39,6 @@ DEFAULT_REL_WIDTH = 0.5
 DEFAULT_MAX_ROUNDS = 5
 SCOUT_SPACING = math.sqrt(10.0)  # the coarse grid's largest ratio between neighbouring alphas
 SCOUT_SEEDS = 1  # seeds of the coarse grid (alpha 0 always runs at every seed)
-LOGIT_FLOOR = 0.02  # success is clipped to [LOGIT_FLOOR, 1 - LOGIT_FLOOR] before its logit (`_secant`)
 DIGITS = 3  # placed alphas are rounded to this many significant digits
 ROUNDING_MARGIN = 1.01  # parts of a split bracket stay this far inside closed, whatever the rounding
 
@@ -248,20 +248,6 @@ def _around(a: float, b: float, mean: dict[float, float], target: float, search:
 def _closed_ratio(rel_width: float) -> float:
     """The largest b / a of a closed bracket (a, b): (b - a) / sqrt(ab) = rel_width."""
     return ((rel_width + math.sqrt(rel_width**2 + 4)) / 2) ** 2
-
-
-def _secant(s_a: float, s_b: float, target: float) -> float:
-    """Where in [0, 1] between two alphas the target falls, linear in logit(S): S(alpha) is a sigmoid in
-    log alpha, so this is nearer the crossing than linear in S when the bracket spans much of it.
-    Success is clipped LOGIT_FLOOR from 0 and 1 (nearer for a target closer to either); at a target of 1
-    the secant is linear in S."""
-    floor = min(LOGIT_FLOOR, target / 2, (1 - target) / 2)
-
-    def scale(s: float) -> float:
-        return s if floor <= 0 else math.log((c := min(max(s, floor), 1 - floor)) / (1 - c))
-
-    la, lb, lt = scale(s_a), scale(s_b), scale(target)
-    return min(max((lt - la) / (lb - la), 0.0), 1.0) if lb > la else 0.5
 
 
 def _narrow(a: float, b: float, search: Search) -> bool:

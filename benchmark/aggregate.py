@@ -59,6 +59,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
                 "n_train": r.get("n_train"),
                 "seed": r["seed"],
                 "success": m["success"],
+                "n_success_eval": m.get("n_success_eval"),  # test points S was measured on
                 "clean_y_star_rate": m.get("clean_y_star_rate"),
                 "success_net": m["success"] - m["clean_y_star_rate"] if "clean_y_star_rate" in m else None,
                 "n_classes": r.get("n_classes"),  # older records lack it: then only the y* rule applies
@@ -98,6 +99,22 @@ def members_star(cm: CriticalMass | None, n_train: int | None) -> dict[str, floa
     return {"n_train": int(n_train) if known else None, **dict(zip(keys, scaled, strict=True))}
 
 
+CONFIG_KEYS = ["task", "config", "config_id"]  # the columns of runs_frame that name one configuration
+
+
+def seed_grid(df: pd.DataFrame, values: str = "success") -> pd.DataFrame:
+    """One configuration's runs as seeds x alphas of `values`, over the alphas every seed ran (alphas
+    fewer seeds ran, an adaptive search's scouts, are left out): the grid alpha* is read from."""
+    wide = df.pivot_table(index="seed", columns="alpha", values="success")
+    ran = wide.notna().sum()
+    grid = wide.loc[:, ran == ran.max()].dropna()
+    return (
+        grid
+        if values == "success"
+        else df.pivot_table(index="seed", columns="alpha", values=values).loc[grid.index, grid.columns]
+    )
+
+
 def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
     """alpha* (interval, status) per configuration, beside S at alpha 0 and accuracies at alpha 0.
 
@@ -106,10 +123,8 @@ def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
     "degenerate", no alpha* and no interval, and says why in `degenerate_reason` and the text.
     """
     rows = []
-    for (task, config, config_id), df in runs.groupby(["task", "config", "config_id"], sort=True):
-        wide = df.pivot_table(index="seed", columns="alpha", values="success")
-        ran = wide.notna().sum()  # alphas fewer seeds ran (an adaptive search's scouts) are left out
-        wide = wide.loc[:, ran == ran.max()].dropna()
+    for (task, config, config_id), df in runs.groupby(CONFIG_KEYS, sort=True):
+        wide = seed_grid(df)
         base = df[df["alpha"] == 0.0]
         cm = critical_mass(wide.columns.to_numpy(), wide.to_numpy(), target) if len(wide) else None
         reason = degenerate_reason(

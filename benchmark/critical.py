@@ -4,30 +4,40 @@ Between the bracketing grid points the crossing is interpolated linearly in log(
 curve crosses between alpha = 0 and the smallest positive alpha, alpha* is only bounded above by that
 alpha (status `at_most`). A curve that never reaches the target is `not_reached`, never a number.
 
-The interval is a percentile bootstrap over seeds of the same estimator: resample the seeds' S(alpha)
-curves with replacement, take the mean curve's crossing, and report the 2.5% and 97.5% points. With
-fewer than MIN_SEEDS_FOR_INTERVAL seeds there is no interval at all (two seeds have three distinct
-resamples: their "interval" would be the min and max of two curves, and one seed a zero-width one).
+`critical_mass`'s interval is a percentile bootstrap over seeds of the same estimator: resample the
+seeds' S(alpha) curves with replacement, take the mean curve's crossing, and report the 2.5% and 97.5%
+points. `critical_mass_inverted` is the candidate measured beside it (`aca-bench coverage`,
+docs/coverage.md): the seed-mean crossing interpolated in logit(S), and a test-inversion interval from a
+Student t band on the seed mean at each grid alpha, its bounds on grid alphas. With fewer than
+MIN_SEEDS_FOR_INTERVAL seeds neither gives an interval (two seeds have three distinct resamples: their
+"interval" would be the min and max of two curves, and one seed a zero-width one).
 
 A configuration whose model did not learn the task is degenerate (`degenerate_reason`): it gets no
 alpha*, since a collapsed model that answers y* everywhere "succeeds" at any alpha.
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import stats
 
 TARGET = 0.9  # the success level S alpha* is read at, unless a suite or --target says otherwise
 
 REACHED, AT_MOST, NOT_REACHED = "reached", "at_most", "not_reached"
 DEGENERATE = "degenerate"
 MIN_SEEDS_FOR_INTERVAL = 3
+LEVEL = 0.95  # two-sided confidence of critical_mass_inverted's t band
+SNAP_RATIO = (
+    1.0  # bracket ratio above which a bound moves out to the grid alpha: 1.0, always (docs/coverage.md)
+)
 # The degenerate rule, on the mean over seeds at alpha 0 (no collective): a model is degenerate if its
 # clean accuracy closes less than LEARNED_FRACTION of the gap from chance (1 / n_classes) to 1, or if
 # it answers y* on at least Y_STAR_MAJORITY of the clean test points whose label is not y*.
 LEARNED_FRACTION = 0.5
 Y_STAR_MAJORITY = 0.5
+LOGIT_FLOOR = 0.02  # success is clipped to [LOGIT_FLOOR, 1 - LOGIT_FLOOR] before its logit (`logit_secant`)
 
 
 def degenerate_reason(
@@ -79,8 +89,19 @@ class CriticalMass:
         return f"{head} [{low}, {high}]"
 
 
-def crossing(alphas: np.ndarray, success: np.ndarray, target: float) -> tuple[float, str]:
-    """(alpha*, status) of one curve on a sorted alpha grid; (inf, not_reached) if never reached."""
+def linear_secant(s_a: float, s_b: float, target: float) -> float:
+    """Where in [0, 1] between two alphas the target falls, linear in S."""
+    return (target - s_a) / (s_b - s_a)
+
+
+def crossing(
+    alphas: np.ndarray,
+    success: np.ndarray,
+    target: float,
+    secant: Callable[[float, float, float], float] = linear_secant,
+) -> tuple[float, str]:
+    """(alpha*, status) of one curve on a sorted alpha grid, between the bracketing alphas at `secant`'s
+    fraction of the way in log alpha; (inf, not_reached) if never reached."""
     hits = np.flatnonzero(success >= target)
     if hits.size == 0:
         return math.inf, NOT_REACHED
@@ -90,9 +111,22 @@ def crossing(alphas: np.ndarray, success: np.ndarray, target: float) -> tuple[fl
     lo, hi = float(alphas[i - 1]), float(alphas[i])
     if lo <= 0.0:
         return hi, AT_MOST
-    s_lo, s_hi = float(success[i - 1]), float(success[i])
-    t = (target - s_lo) / (s_hi - s_lo)
+    t = secant(float(success[i - 1]), float(success[i]), target)
     return float(math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo)))), REACHED
+
+
+def logit_secant(s_a: float, s_b: float, target: float) -> float:
+    """Where in [0, 1] between two alphas the target falls, linear in logit(S): S(alpha) is a sigmoid in
+    log alpha, so this is nearer the crossing than linear in S when the bracket spans much of it.
+    Success is clipped LOGIT_FLOOR from 0 and 1 (nearer for a target closer to either); at a target of 1
+    the secant is linear in S."""
+    floor = min(LOGIT_FLOOR, target / 2, (1 - target) / 2)
+
+    def scale(s: float) -> float:
+        return s if floor <= 0 else math.log((c := min(max(s, floor), 1 - floor)) / (1 - c))
+
+    la, lb, lt = scale(s_a), scale(s_b), scale(target)
+    return min(max((lt - la) / (lb - la), 0.0), 1.0) if lb > la else 0.5
 
 
 def critical_mass(
@@ -117,3 +151,49 @@ def critical_mass(
     return CriticalMass(
         value, status, None if math.isinf(low) else low, None if math.isinf(high) else high, n, target
     )
+
+
+def critical_mass_inverted(
+    alphas: np.ndarray,
+    per_seed: np.ndarray,
+    target: float = TARGET,
+    level: float = LEVEL,
+    snap: float = SNAP_RATIO,
+) -> CriticalMass:
+    """alpha* of the seed-mean curve interpolated in logit(S) (`logit_secant`), with a test-inversion
+    interval: a Student t band (seeds - 1 degrees of freedom, two-sided `level`) on the seed mean at each
+    alpha; the lower bound is where the band's upper edge first reaches the target, the upper bound where
+    its lower edge does. A bound between two alphas more than `snap` times apart is not interpolated but
+    moved out to the grid alpha beyond it (by default always: the band holds at the grid alphas, and an
+    edge interpolated between them covered less, docs/coverage.md). No interval (None bounds) with fewer than
+    MIN_SEEDS_FOR_INTERVAL seeds."""
+    alphas = np.asarray(alphas, dtype=float)
+    per_seed = np.atleast_2d(np.asarray(per_seed, dtype=float))
+    n = per_seed.shape[0]
+    mean = per_seed.mean(0)
+    value, status = crossing(alphas, mean, target, logit_secant)
+    shown = None if status == NOT_REACHED else value
+    if n < MIN_SEEDS_FOR_INTERVAL:
+        return CriticalMass(shown, status, None, None, n, target)
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * per_seed.std(0, ddof=1) / math.sqrt(n)
+    low = _band_crossing(alphas, mean + half, target, snap, outward=-1)
+    high = _band_crossing(alphas, mean - half, target, snap, outward=+1)
+    return CriticalMass(shown, status, low, high, n, target)
+
+
+def _band_crossing(
+    alphas: np.ndarray, edge: np.ndarray, target: float, snap: float, outward: int
+) -> float | None:
+    """Where a band edge first reaches the target (logit-interpolated, or the bracket's lower end for
+    outward -1 and upper end for +1 when its alphas are more than `snap` apart); None where the edge
+    never reaches it (outward +1: no upper bound) or reaches it at the first alpha or between alpha 0
+    and the first positive one (outward -1: no lower bound above 0)."""
+    value, status = crossing(alphas, edge, target, logit_secant)
+    if status == NOT_REACHED:
+        return None if outward > 0 else float(alphas[-1])
+    i = int(np.flatnonzero(edge >= target)[0])
+    if i == 0 or status == AT_MOST:
+        return None if outward < 0 else float(alphas[i])
+    if alphas[i] / alphas[i - 1] > snap:
+        return float(alphas[i] if outward > 0 else alphas[i - 1])
+    return value
