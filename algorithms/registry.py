@@ -67,7 +67,8 @@ def check_entry(card: Any, source: str) -> tuple[list[str], type[Algorithm] | No
             problems.append(_problem(source, fld, f"must be a {types[0].__name__}"))
     for fld in sorted(set(card) - set(_SCHEMA)):
         problems.append(_problem(source, fld, "unknown field"))
-    bad_needs = [n for n in card.get("needs") or [] if n not in KNOWN_NEEDS]
+    needs = card.get("needs") if isinstance(card.get("needs"), list) else []  # else reported above
+    bad_needs = [n for n in needs if n not in KNOWN_NEEDS]
     if bad_needs:
         problems.append(_problem(source, "needs", f"unknown need {bad_needs[0]!r} (known: {KNOWN_NEEDS})"))
     if problems:
