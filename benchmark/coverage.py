@@ -87,6 +87,13 @@ class Model:
         eta = mean[..., None] + np.sqrt(var)[..., None] * nodes
         return (self.success(eta) * weights).sum(-1) / weights.sum()
 
+    def grid_mean(self, alphas: np.ndarray) -> np.ndarray:
+        """E[S] at each alpha of a grid that may hold alpha 0 (where it is the floor)."""
+        alphas = np.asarray(alphas, dtype=float)
+        out = np.full(alphas.shape, self.floor)
+        out[alphas > 0] = self.mean_curve(alphas[alphas > 0])
+        return out
+
     def success(self, eta: np.ndarray) -> np.ndarray:
         """S of a cell whose logit is `eta`."""
         return self.floor + (self.ceiling - self.floor) * _sigmoid(eta) ** self.power
@@ -227,18 +234,21 @@ def _fit_at(
 @dataclass(frozen=True)
 class Score:
     """An estimator over simulated experiments: coverage of the true alpha*, median interval width and
-    median point bias (both relative to the true alpha*)."""
+    median point bias (both relative to the true alpha*); and its grid bias: the error of its point on the
+    population mean curve itself measured at the grid alphas, what interpolation alone costs."""
 
     coverage: float
     width: float
     bias: float
+    grid_bias: float
     sims: int
 
 
 def score(
-    estimator: Estimator, samples: np.ndarray, alphas: np.ndarray, target: float, truth: float
+    estimator: Estimator, samples: np.ndarray, alphas: np.ndarray, target: float, model: Model
 ) -> Score:
-    """`estimator` run on every simulated experiment of `samples` (sims x seeds x alphas)."""
+    """`estimator` run on every simulated experiment of `samples` (sims x seeds x alphas) of `model`."""
+    truth = model.alpha_star(target)
     covered, widths, errors = [], [], []
     for per_seed in samples:
         cm = estimator(alphas, per_seed, target)
@@ -246,9 +256,17 @@ def score(
         high = math.inf if cm.high is None else cm.high
         covered.append(low <= truth <= high)
         widths.append((high - low) / truth)
-        value = math.inf if cm.status == NOT_REACHED or cm.value is None else cm.value
-        errors.append(value / truth - 1)
-    return Score(float(np.mean(covered)), float(np.median(widths)), float(np.median(errors)), len(samples))
+        errors.append(_error(cm, truth))
+    exact = _error(estimator(alphas, model.grid_mean(alphas)[None], target), truth)
+    return Score(
+        float(np.mean(covered)), float(np.median(widths)), float(np.median(errors)), exact, len(samples)
+    )
+
+
+def _error(cm: CriticalMass, truth: float) -> float:
+    """The relative error of a point estimate (inf where it is `not reached`)."""
+    value = math.inf if cm.status == NOT_REACHED or cm.value is None else cm.value
+    return value / truth - 1
 
 
 @dataclass(frozen=True)
@@ -292,6 +310,6 @@ def study(
         rng = np.random.default_rng([seed, zlib.crc32(config_id.encode())])
         k = seeds or len(data.success)
         samples = model.simulate(data.alphas, np.median(data.n_eval, 0), k, sims, rng)
-        scores = {name: score(est, samples, data.alphas, target, truth) for name, est in estimators.items()}
+        scores = {name: score(est, samples, data.alphas, target, model) for name, est in estimators.items()}
         out.append(Study(task, config, data.alphas, k, model, truth, gap, scores))
     return out

@@ -42,9 +42,8 @@ SIMS = 400
 
 
 def _scored(alphas: np.ndarray, seeds: int, estimator=critical_mass_inverted, sims: int = SIMS):
-    truth = MODEL.alpha_star(0.9)
     samples = MODEL.simulate(alphas, np.full(len(alphas), 900), seeds, sims, np.random.default_rng(0))
-    return score(estimator, samples, alphas, 0.9, truth), truth
+    return score(estimator, samples, alphas, 0.9, MODEL), MODEL.alpha_star(0.9)
 
 
 @pytest.mark.parametrize(("alphas", "seeds"), [(FINE, 5), (FINE, 10), (COARSE, 5), (COARSE, 20)])
@@ -66,6 +65,7 @@ def test_band_edges_interpolated_between_grid_alphas_cover_less_than_snapped_one
 def test_the_point_estimate_has_a_median_bias_within_three_percent_on_a_fine_grid(seeds):
     result, _ = _scored(FINE, seeds)
     assert abs(result.bias) <= 0.03
+    assert abs(result.grid_bias) <= 0.01  # logit interpolation of the true mean curve
 
 
 def test_the_bootstrap_it_replaces_undercovers_on_a_coarse_grid_with_many_seeds():
@@ -173,13 +173,14 @@ def test_docs_render_the_table_the_command_wrote_with_its_command_line(tmp_path)
                 "true_alpha_star": 0.0177,
                 "fit_gap": 0.05,
                 "scores": {
-                    "bootstrap": {"coverage": 0.43, "width": 0.15, "bias": 0.067},
-                    "t-inversion": {"coverage": 0.97, "width": None, "bias": -0.01},
+                    "bootstrap": {"coverage": 0.43, "width": 0.15, "bias": 0.067, "grid_bias": 0.05},
+                    "t-inversion": {"coverage": 0.97, "width": None, "bias": -0.01, "grid_bias": 0.0},
                 },
             }
         ],
     }
     (tmp_path / "quick.json").write_text(json.dumps(data))
     out = render("<!-- records: quick.json view=coverage -->\n<!-- /records -->\n", tmp_path)
-    assert "| mnist_patch | erm | 10 | 6 | 0.0177 | 0.05 | 43% | 0.15 | +6.7% | 97% | inf | -1.0% |" in out
+    cells = ["mnist_patch", "erm", "10", "6", "0.0177", "0.05", "43%", "0.15", "+6.7%", "+5.0%", "97%", "inf"]
+    assert "| " + " | ".join([*cells, "-1.0%", "+0.0%"]) + " |" in out
     assert "`aca-bench coverage leaderboard/reference/quick --sims 500 --seeds 10`" in out

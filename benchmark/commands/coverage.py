@@ -62,7 +62,12 @@ def _row(s: Study) -> dict:
         "true_alpha_star": _finite(s.truth),
         "fit_gap": s.fit_gap,
         "scores": {
-            name: {"coverage": sc.coverage, "width": _finite(sc.width), "bias": _finite(sc.bias)}
+            name: {
+                "coverage": sc.coverage,
+                "width": _finite(sc.width),
+                "bias": _finite(sc.bias),
+                "grid_bias": _finite(sc.grid_bias),
+            }
             for name, sc in s.scores.items()
         },
     }
@@ -73,7 +78,7 @@ def table(data: dict) -> tuple[list[str], list[list[str]]]:
     names = list(data["rows"][0]["scores"]) if data["rows"] else []
     heads = ["task", "configuration", "seeds", "alphas", "true alpha*", "fit gap"]
     for name in names:
-        heads += [f"{name} coverage", f"{name} width/α*", f"{name} bias"]
+        heads += [f"{name} coverage", f"{name} width/α*", f"{name} bias", f"{name} grid bias"]
     body = []
     for r in data["rows"]:
         truth = "inf" if r["true_alpha_star"] is None else f"{r['true_alpha_star']:.3g}"
@@ -81,8 +86,8 @@ def table(data: dict) -> tuple[list[str], list[list[str]]]:
         for name in names:
             sc = r["scores"][name]
             width = "inf" if sc["width"] is None else f"{sc['width']:.2f}"
-            bias = "inf" if sc["bias"] is None else f"{sc['bias']:+.1%}"
-            cells += [f"{sc['coverage']:.0%}", width, bias]
+            bias, grid = ("inf" if b is None else f"{b:+.1%}" for b in (sc["bias"], sc["grid_bias"]))
+            cells += [f"{sc['coverage']:.0%}", width, bias, grid]
         body.append(cells)
     return heads, body
 

@@ -19,8 +19,11 @@ by=A,B over=C,D [shared=B]` the picks of a selection suite, `select.markdown`; `
 with two stores of the same cells trained apart, `perf_adaptive.rounding`; `view=perf` the
 runs of an `aca-bench perf --out` store, `aca_bench.benchmark.perf.report.markdown`) followed by one
 provenance line: how many records, the command, the commit, the device and the date they came from.
+`view=coverage` names comma-separated files `aca-bench coverage --json` wrote, not stores: it gives their
+tables, `coverage.markdown`, each with the command that made it in place of a provenance line.
 """
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -30,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from aca_bench.benchmark.aggregate import critical_table, runs_frame
-from aca_bench.benchmark.commands import adaptive_floor, against, perf_adaptive, results, select
+from aca_bench.benchmark.commands import adaptive_floor, against, coverage, perf_adaptive, results, select
 from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.markdown import markdown_table
@@ -102,6 +105,9 @@ def _parse(spec: str) -> tuple[str, dict[str, str]]:
 def render_block(spec: str, root: Path, target: float = TARGET) -> str:
     """The generated body of one block."""
     folders, opts = _parse(spec)
+    if opts.get("view") == "coverage":  # what `aca-bench coverage --json` wrote, a table per file
+        files = [root / f for f in folders.split(",")]
+        return "\n\n".join(coverage.markdown(json.loads(f.read_text())) for f in files) + "\n"
     stores = {}
     kind = "perf" if opts.get("view") == "perf" else "run"
     for folder in folders.split(","):
