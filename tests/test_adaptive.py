@@ -214,7 +214,13 @@ CURVE = logistic(0.0062, 0.2)
 def fake_records(cells, device, on_progress=None):
     """Records of a known S(alpha) instead of training (the loop, the store and resume are real)."""
     return [
-        {"run_id": c.run_id, **c.config(), "metrics": {"success": CURVE(c.alpha), "clean_accuracy": 0.9}}
+        {
+            "run_id": c.run_id,
+            **c.config(),
+            "n_collective": round(c.alpha * 4000),
+            "metrics": {"success": CURVE(c.alpha), "clean_accuracy": 0.9},
+            "wall_time_s": 0.0,  # with n_collective, a field the store's record schema requires
+        }
         for c in cells
     ]
 
