@@ -116,8 +116,9 @@ class Store:
         return {r["run_id"] for r in self.read()[0]}
 
     def append(self, records: list[dict]) -> int:
-        """Append records whose run id is not yet stored; returns how many were written. A write that
-        fails (disk full, permission) leaves no partial record and is a one-line BenchError."""
+        """Append records whose run id is not yet stored; returns how many were written. A record that
+        fails the record schema, or a write that fails (disk full, permission), stores nothing and is a
+        one-line BenchError."""
         if not records:
             return 0
         with self._reported("store records"), self._locked():
@@ -126,6 +127,11 @@ class Store:
             fresh = [r for r in records if r["run_id"] not in done]
             if not fresh:
                 return 0
+            wrong = [(r["run_id"], problem) for r in fresh if (problem := record_problem(r))]
+            if wrong:  # it would be moved aside on the next read, its cell retrained without end
+                raise BenchError(
+                    f"results folder '{self.root}': record {wrong[0][0]} is {wrong[0][1]}; nothing was stored"
+                )
             blob = "".join(json.dumps(r, sort_keys=True) + "\n" for r in fresh).encode()
             try:
                 _append_whole(self.path, blob)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.record_schema import record_problem
 from aca_bench.benchmark.store import DAMAGED, Store
 
@@ -108,3 +109,17 @@ def test_a_non_finite_success_never_ranks_nor_counts_as_a_seed(cli, tmp_path, ti
     tables = json.loads(result.stdout)
     assert {row["seeds"] for row in tables["curves"]} == {2}
     assert all(row["alpha_star"] is None for row in tables["critical_mass"])  # S 0.1 never reaches 0.9
+
+
+def test_a_record_that_fails_the_schema_is_never_written(tmp_path, tiny_record):
+    """Written, it would be moved aside on the next read and its cell retrained without end ('cells were
+    trained but left no records')."""
+    store = Store(tmp_path)
+    bad = {**tiny_record, "run_id": "bad", "metrics": {"success": float("nan"), "clean_accuracy": 0.9}}
+    with pytest.raises(BenchError) as info:
+        store.append([tiny_record, bad])
+    assert info.value.message == (
+        f"results folder '{tmp_path}': record bad is not a run record: 'metrics.success' is nan, not a "
+        "number in [0, 1]; nothing was stored"
+    )
+    assert store.read() == ([], [])
