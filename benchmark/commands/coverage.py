@@ -16,7 +16,7 @@ import click
 from aca_bench.benchmark.aggregate import runs_frame
 from aca_bench.benchmark.commands.options import target_option
 from aca_bench.benchmark.coverage import Study, study
-from aca_bench.benchmark.critical import TARGET, critical_mass, critical_mass_inverted
+from aca_bench.benchmark.critical import MIN_SEEDS_FOR_INTERVAL, TARGET, critical_mass, critical_mass_inverted
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.markdown import markdown_table
 from aca_bench.benchmark.store import load_records
@@ -113,7 +113,7 @@ def markdown(data: dict) -> str:
 )
 @click.option(
     "--seeds",
-    type=click.IntRange(2),
+    type=click.IntRange(MIN_SEEDS_FOR_INTERVAL),
     default=None,
     help="Seeds per simulated experiment [default: the records'].",
 )
