@@ -2,9 +2,17 @@
 in 90% of training digits, Group DRO still needs a smaller collective than ERM. (With the other target
 label, y* = 0, members land in the 100-digit low-striped group instead of the 30-digit high-plain one,
 and this check failed on two runs: the finding is not claimed there; docs/results-fairness.md.)
-Stated as curves: over a grid of alphas spanning both critical masses of the
-default task (Group DRO about 0.009, ERM about 0.037 in a one-seed pilot), Group DRO's mean success is
-never clearly below ERM's and is higher on average over the grid."""
+Stated as curves: over a grid of alphas spanning both critical masses of the default task (Group DRO
+about 0.009, ERM about 0.037 in a one-seed pilot), no seed's Group DRO success is clearly below ERM's
+(its mean over the grid at most TOLERANCE under ERM's), and it is higher on average over seeds.
+
+Why not more: at these alphas a seed either crosses or does not, so a seed's gap is nearly all or
+nothing, and rounding on another processor draws the seeds' paths anew. Seeds 0-7 on an Intel Xeon
+gave grid-mean gaps (Group DRO - ERM) of 0.008 to 0.344 per seed (mean 0.13, standard deviation 0.14;
+no alpha below -0.036), so an earlier bound, "above ERM by 0.1 on average over 2 seeds", failed for
+10 of the 28 pairs of those seeds: its verdict depended on the processor. The bounds here held for
+every seed and pair measured. They catch Group DRO falling clearly below ERM, or matching it exactly;
+telling a gap of 0.13 from none at this spread would take about two dozen seeds."""
 
 import pytest
 import torch
@@ -19,25 +27,22 @@ pytestmark = [pytest.mark.slow, pytest.mark.trains]
 
 ALPHAS = [0.01, 0.02, 0.04]
 SEEDS = [0, 1]
-MARGIN = 0.1  # mean over the grid of S(Group DRO) - S(ERM)
-TOLERANCE = 0.05  # how far below ERM Group DRO may fall at one alpha (seed noise where both saturate)
+TOLERANCE = 0.05  # how far below ERM a seed's Group DRO may fall, over the grid (noise where both saturate)
 
 
-def mean_success(task: GroupedDigits, algo_name: str) -> list[float]:
-    """Mean S over SEEDS at each of ALPHAS, trained with the task's default budget."""
+def success(task: GroupedDigits, algo_name: str) -> torch.Tensor:
+    """S [seed, alpha] over SEEDS and ALPHAS, trained with the task's default budget."""
     entry = registry.get(algo_name)
     hp = resolve(entry.cls.hparams, task_budget(type(task), algo_name), algo_name)
     data = task.data()
     alphas = [a for a in ALPHAS for _ in SEEDS]
     seeds = SEEDS * len(ALPHAS)
     stack = train_stack(task, data, entry.create(), [hp] * len(alphas), alphas, seeds, torch.device("cpu"))
-    s = torch.tensor([m["success"] for m in evaluate(task, data, stack)]).view(len(ALPHAS), len(SEEDS))
-    return s.mean(1).tolist()
+    return torch.tensor([m["success"] for m in evaluate(task, data, stack)]).view(len(ALPHAS), len(SEEDS)).T
 
 
 def test_group_dro_needs_a_smaller_collective_than_erm_at_90_percent_agreement():
     task = GroupedDigits(agreement=0.9)
-    dro = mean_success(task, "groupdro")
-    erm = mean_success(task, "erm")
-    gaps = [d - e for d, e in zip(dro, erm, strict=True)]
-    assert min(gaps) > -TOLERANCE and sum(gaps) / len(gaps) > MARGIN, (ALPHAS, dro, erm)
+    dro, erm = success(task, "groupdro"), success(task, "erm")
+    per_seed = (dro - erm).mean(1)
+    assert (per_seed > -TOLERANCE).all() and per_seed.mean() > 0, (ALPHAS, dro.tolist(), erm.tolist())
