@@ -27,6 +27,7 @@ Usage: run_benchmark.sh [--suite NAME|FILE] [--device auto|cpu|cuda] [--out DIR]
   --out     results folder: records.jsonl (the store) and site/ (the leaderboard).
             [default: ./results; /out in the Docker image]
   --tests   set up with test extras and run the test suite (pytest) and ruff.
+            With AVX-512, the tests marked trains run again on torch's AVX2 kernels.
   other arguments go to `aca-bench run` (e.g. --force, --max-stack 32, --algorithm NAME).
 
 Any other aca-bench command: run_benchmark.sh aca-bench COMMAND ... (e.g. aca-bench --help)
