@@ -108,6 +108,7 @@ case $mode in
       echo "again on torch's AVX2 kernels (default here: $capability): the tests marked trains"
       ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 python -m pytest -q -m "trains and not gpu"
     fi
+    exit 0
     ;;
   cli)
     exec aca-bench "${extra[@]}"
