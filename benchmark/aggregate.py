@@ -211,7 +211,8 @@ def _bound_columns(df: pd.DataFrame, cm) -> dict:
     alpha_max = float(df["alpha"].max())
     out = {"alpha_max": alpha_max, "non_monotone": non_monotone(df)}
     if cm is not None and cm.status == "not_reached":
-        low = "" if cm.low is None else f" [{cm.low:.3g}, not reached]"
+        # a lower bound below the largest alpha says more than "> alpha_max"; at it, nothing
+        low = "" if cm.low is None or cm.low >= alpha_max else f" [{cm.low:.3g}, not reached]"
         out["alpha_star_text"] = f"not reached (> {alpha_max:g}){low}"
     return out
 

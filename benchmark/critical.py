@@ -4,11 +4,11 @@ Between the bracketing grid points the crossing is interpolated linearly in log(
 curve crosses between alpha = 0 and the smallest positive alpha, alpha* is only bounded above by that
 alpha (status `at_most`). A curve that never reaches the target is `not_reached`, never a number.
 
-`critical_mass`'s interval is a percentile bootstrap over seeds of the same estimator: resample the
-seeds' S(alpha) curves with replacement, take the mean curve's crossing, and report the 2.5% and 97.5%
-points. `critical_mass_inverted` is the candidate measured beside it (`aca-bench coverage`,
-docs/coverage.md): the seed-mean crossing interpolated in logit(S), and a test-inversion interval from a
-Student t band on the seed mean at each grid alpha, its bounds on grid alphas. With fewer than
+`critical_mass`, the estimator the product reports, interpolates the seed-mean crossing in logit(S)
+and inverts a test for its interval: a Student t band on the seed mean at each grid alpha, its bounds
+on grid alphas. `critical_mass_bootstrap` is the estimator it replaced, kept so `aca-bench coverage`
+can score both side by side (docs/coverage.md): linear in S, with a percentile bootstrap over seeds
+that held the true alpha* in only 68-84% of simulated experiments. With fewer than
 MIN_SEEDS_FOR_INTERVAL seeds neither gives an interval (two seeds have three distinct resamples: their
 "interval" would be the min and max of two curves, and one seed a zero-width one).
 
@@ -28,7 +28,9 @@ TARGET = 0.9  # the success level S alpha* is read at, unless a suite or --targe
 REACHED, AT_MOST, NOT_REACHED = "reached", "at_most", "not_reached"
 DEGENERATE = "degenerate"
 MIN_SEEDS_FOR_INTERVAL = 3
-LEVEL = 0.95  # two-sided confidence of critical_mass_inverted's t band
+LEVEL = 0.95  # two-sided confidence of critical_mass's t band
+# What critical_mass's interval is, in the words every renderer uses
+INTERVAL_NAME = "95% t-band test-inversion interval over seeds, bounds on grid alphas"
 SNAP_RATIO = (
     1.0  # bracket ratio above which a bound moves out to the grid alpha: 1.0, always (docs/coverage.md)
 )
@@ -66,7 +68,8 @@ def _known(x: float | None) -> bool:
 
 @dataclass(frozen=True)
 class CriticalMass:
-    """alpha* with its status and a bootstrap interval (None bound: not reached in the resamples)."""
+    """alpha* with its status and interval. A None low bound: not bounded away from alpha 0 (shown as
+    0); a None high bound: the target is not reached with confidence up to the largest alpha."""
 
     value: float | None
     status: str
@@ -85,34 +88,13 @@ class CriticalMass:
         if self.n_seeds < MIN_SEEDS_FOR_INTERVAL:
             return f"{head}, no interval from {self.n_seeds} seed{'s' * (self.n_seeds != 1)}"
         high = "not reached" if self.high is None else f"{self.high:.3g}"
-        low = "n/a" if self.low is None else f"{self.low:.3g}"
+        low = "0" if self.low is None else f"{self.low:.3g}"
         return f"{head} [{low}, {high}]"
 
 
 def linear_secant(s_a: float, s_b: float, target: float) -> float:
     """Where in [0, 1] between two alphas the target falls, linear in S."""
     return (target - s_a) / (s_b - s_a)
-
-
-def crossing(
-    alphas: np.ndarray,
-    success: np.ndarray,
-    target: float,
-    secant: Callable[[float, float, float], float] = linear_secant,
-) -> tuple[float, str]:
-    """(alpha*, status) of one curve on a sorted alpha grid, between the bracketing alphas at `secant`'s
-    fraction of the way in log alpha; (inf, not_reached) if never reached."""
-    hits = np.flatnonzero(success >= target)
-    if hits.size == 0:
-        return math.inf, NOT_REACHED
-    i = int(hits[0])
-    if i == 0:
-        return float(alphas[0]), REACHED
-    lo, hi = float(alphas[i - 1]), float(alphas[i])
-    if lo <= 0.0:
-        return hi, AT_MOST
-    t = secant(float(success[i - 1]), float(success[i]), target)
-    return float(math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo)))), REACHED
 
 
 def logit_secant(s_a: float, s_b: float, target: float) -> float:
@@ -129,14 +111,37 @@ def logit_secant(s_a: float, s_b: float, target: float) -> float:
     return min(max((lt - la) / (lb - la), 0.0), 1.0) if lb > la else 0.5
 
 
-def critical_mass(
+def crossing(
+    alphas: np.ndarray,
+    success: np.ndarray,
+    target: float,
+    secant: Callable[[float, float, float], float] = logit_secant,
+) -> tuple[float, str]:
+    """(alpha*, status) of one curve on a sorted alpha grid, between the bracketing alphas at `secant`'s
+    fraction of the way in log alpha (by default linear in logit S, the product's point); (inf,
+    not_reached) if never reached."""
+    hits = np.flatnonzero(success >= target)
+    if hits.size == 0:
+        return math.inf, NOT_REACHED
+    i = int(hits[0])
+    if i == 0:
+        return float(alphas[0]), REACHED
+    lo, hi = float(alphas[i - 1]), float(alphas[i])
+    if lo <= 0.0:
+        return hi, AT_MOST
+    t = secant(float(success[i - 1]), float(success[i]), target)
+    return float(math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo)))), REACHED
+
+
+def critical_mass_bootstrap(
     alphas: np.ndarray, per_seed: np.ndarray, target: float = TARGET, n_boot: int = 2000, seed: int = 0
 ) -> CriticalMass:
-    """alpha* of the mean curve over seeds (rows of `per_seed`, columns = sorted `alphas`); no interval
-    (None bounds) with fewer than MIN_SEEDS_FOR_INTERVAL seeds."""
+    """The replaced estimator: alpha* of the mean curve over seeds (rows of `per_seed`, columns = sorted
+    `alphas`) linear in S, with a percentile bootstrap interval over seeds; no interval (None bounds)
+    with fewer than MIN_SEEDS_FOR_INTERVAL seeds."""
     alphas = np.asarray(alphas, dtype=float)
     per_seed = np.atleast_2d(np.asarray(per_seed, dtype=float))
-    value, status = crossing(alphas, per_seed.mean(0), target)
+    value, status = crossing(alphas, per_seed.mean(0), target, linear_secant)
     if per_seed.shape[0] < MIN_SEEDS_FOR_INTERVAL:
         return CriticalMass(
             None if status == NOT_REACHED else value, status, None, None, per_seed.shape[0], target
@@ -144,7 +149,7 @@ def critical_mass(
     rng = np.random.default_rng(seed)
     n = per_seed.shape[0]
     picks = rng.integers(0, n, size=(n_boot, n))
-    boot = np.array([crossing(alphas, per_seed[p].mean(0), target)[0] for p in picks])
+    boot = np.array([crossing(alphas, per_seed[p].mean(0), target, linear_secant)[0] for p in picks])
     low, high = (float(v) for v in np.percentile(boot, [2.5, 97.5], method="lower"))
     if status == NOT_REACHED:
         return CriticalMass(None, status, None if math.isinf(low) else low, None, n, target)
@@ -153,7 +158,7 @@ def critical_mass(
     )
 
 
-def critical_mass_inverted(
+def critical_mass(
     alphas: np.ndarray,
     per_seed: np.ndarray,
     target: float = TARGET,
@@ -171,7 +176,7 @@ def critical_mass_inverted(
     per_seed = np.atleast_2d(np.asarray(per_seed, dtype=float))
     n = per_seed.shape[0]
     mean = per_seed.mean(0)
-    value, status = crossing(alphas, mean, target, logit_secant)
+    value, status = crossing(alphas, mean, target)
     shown = None if status == NOT_REACHED else value
     if n < MIN_SEEDS_FOR_INTERVAL:
         return CriticalMass(shown, status, None, None, n, target)
@@ -188,7 +193,7 @@ def _band_crossing(
     outward -1 and upper end for +1 when its alphas are more than `snap` apart); None where the edge
     never reaches it (outward +1: no upper bound) or reaches it at the first alpha or between alpha 0
     and the first positive one (outward -1: no lower bound above 0)."""
-    value, status = crossing(alphas, edge, target, logit_secant)
+    value, status = crossing(alphas, edge, target)
     if status == NOT_REACHED:
         return None if outward > 0 else float(alphas[-1])
     i = int(np.flatnonzero(edge >= target)[0])

@@ -289,7 +289,8 @@ def _interval(cm: CriticalMass, scale: float, spec: str) -> str:
         return "degenerate (not ranked)"
     head = ("<= " if cm.status == "at_most" else "") + format(cm.value * scale, spec)
     high = "not reached" if cm.high is None else format(cm.high * scale, spec)
-    return f"{head} [{_num(None if cm.low is None else cm.low * scale, spec)}, {high}]"
+    low = "0" if cm.low is None else format(cm.low * scale, spec)  # None: not bounded away from 0
+    return f"{head} [{low}, {high}]"
 
 
 def format_series(series: list[Series]) -> str:

@@ -19,7 +19,6 @@ Layout of the output folder:
     plots/*.svg, data/*.csv|json, assets/*
 """
 
-import inspect
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from aca_bench.benchmark.aggregate import (
     privacy_table,
     runs_frame,
 )
-from aca_bench.benchmark.critical import TARGET, critical_mass
+from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.ids import canonical
 from aca_bench.benchmark.store import DAMAGED, LEASES, RECORDS, SITE_MARKER, fault, load_records
@@ -152,7 +151,6 @@ def render(
         "algorithms": algos,
         "target": target,
         "software": _software(),
-        "n_boot": inspect.signature(critical_mass).parameters["n_boot"].default,
         "min_interval_seeds": MIN_INTERVAL_SEEDS,
         "order_note": ORDER_NOTE,
         "site_name": SITE_NAME,

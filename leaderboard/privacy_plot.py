@@ -3,7 +3,7 @@ one series per results store, beside the clean accuracy and the fraction of clip
 and the page's template context, a pure function of the run records of each store.
 
 Every number comes from `aca_bench.benchmark.aggregate.critical_table` run on one store's records: alpha*, its
-bootstrap interval (none below 3 seeds), the degenerate rule and `clipped_fraction_at_0`. Nothing here
+interval (none below 3 seeds), the degenerate rule and `clipped_fraction_at_0`. Nothing here
 recomputes alpha*.
 
 A store sweeps, for one task and algorithm, the axis (`AXES`: target_epsilon, max_grad_norm) its

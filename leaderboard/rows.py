@@ -20,7 +20,7 @@ from aca_bench.benchmark.aggregate import config_hparams
 from aca_bench.benchmark.ids import canonical, differing_keys
 from aca_bench.leaderboard.text import DASH, finite, num, slug, sort_value, value_text
 
-# Intervals over fewer seeds than this are not shown (a bootstrap over 1 or 2 seeds says nothing).
+# Intervals over fewer seeds than this are not shown (a t band over 1 or 2 seeds says nothing).
 MIN_INTERVAL_SEEDS = 3
 # The project's repository: commits recorded by runs link to it.
 REPOSITORY = "https://github.com/aca-bench/aca-bench"

@@ -54,7 +54,7 @@ def _bracket(value: float | None, low: float | None, high: float | None, spec: s
         return "degenerate (not ranked)"
     if status == "not_reached":
         return "not reached"
-    lo = "n/a" if low is None else format(low, spec)
+    lo = "0" if low is None else format(low, spec)  # None: not bounded away from 0
     hi = "not reached" if high is None else format(high, spec)
     return f"{'≤ ' if status == 'at_most' else ''}{format(value, spec)} [{lo}, {hi}]"
 
@@ -90,7 +90,7 @@ def _view(s: Series) -> SeriesView:
 
 
 def scaling_svg(series: list[Series]) -> bytes:
-    """Two log-log panels, alpha* and members* against n: per series the points with their bootstrap
+    """Two log-log panels, alpha* and members* against n: per series the points with their
     intervals, the fitted line drawn out to the extrapolation's n (dashed beyond the data) with the
     extrapolation's interval as a bar there, and the published point as a black star. An n whose alpha*
     was not reached has no point (the page's table lists it)."""

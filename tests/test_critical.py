@@ -16,18 +16,28 @@ from aca_bench.benchmark.critical import (
     NOT_REACHED,
     REACHED,
     critical_mass,
+    critical_mass_bootstrap,
     crossing,
     degenerate_reason,
+    linear_secant,
 )
 from aca_bench.benchmark.store import Store
 
 ALPHAS = np.array([0.0, 0.001, 0.01, 0.1])
 
 
-def test_interpolates_in_log_alpha():
+def test_interpolates_in_log_alpha_linear_in_s_for_the_replaced_estimator():
     # Mean crosses 0.9 halfway between 0.001 (S=0.8) and 0.01 (S=1.0): log-midpoint = sqrt(1e-5).
-    value, status = crossing(ALPHAS, np.array([0.0, 0.8, 1.0, 1.0]), 0.9)
+    value, status = crossing(ALPHAS, np.array([0.0, 0.8, 1.0, 1.0]), 0.9, linear_secant)
     assert status == REACHED and value == pytest.approx(math.sqrt(0.001 * 0.01))
+
+
+def test_interpolates_in_log_alpha_linear_in_logit_s_by_default():
+    # S 1.0 is clipped to 0.98 (LOGIT_FLOOR) before its logit, so the crossing sits nearer 0.001
+    value, status = crossing(ALPHAS, np.array([0.0, 0.8, 1.0, 1.0]), 0.9)
+    logit = lambda s: math.log(s / (1 - s))  # noqa: E731
+    t = (logit(0.9) - logit(0.8)) / (logit(0.98) - logit(0.8))
+    assert status == REACHED and value == pytest.approx(10 ** (-3 + t)) and t < 0.5
 
 
 def test_crossing_exactly_on_grid_point():
@@ -49,11 +59,11 @@ def test_already_steered_at_zero():
     assert crossing(ALPHAS, np.array([0.95, 1.0, 1.0, 1.0]), 0.9) == (0.0, REACHED)
 
 
-def test_mean_curve_and_bootstrap_interval():
+def test_mean_curve_and_bootstrap_interval_of_the_replaced_estimator():
     # Seeds A and A' cross at 0.001, seed B only at 0.1: the mean (S 0.6 at 0.001) crosses between
     # 0.001 and 0.01 (S 0.6 -> 0.867 at 0.01 -> 1.0 at 0.1: between 0.01 and 0.1).
     per_seed = np.array([[0.0, 0.9, 1.0, 1.0], [0.0, 0.9, 1.0, 1.0], [0.0, 0.0, 0.6, 1.0]])
-    cm = critical_mass(ALPHAS, per_seed, 0.9, n_boot=2000)
+    cm = critical_mass_bootstrap(ALPHAS, per_seed, 0.9, n_boot=2000)
     s01 = (1.0 + 1.0 + 0.6) / 3
     expected = math.exp(math.log(0.01) + (0.9 - s01) / (1.0 - s01) * (math.log(0.1) - math.log(0.01)))
     assert cm.status == REACHED and cm.value == pytest.approx(expected)
@@ -72,16 +82,29 @@ def test_fewer_than_three_seeds_have_no_interval(n_seeds):
     assert "[" not in cm.text() and "no interval" in cm.text()
 
 
-def test_identical_seeds_give_a_degenerate_interval():
+def test_identical_seeds_give_a_zero_width_bootstrap_but_the_bracket_as_interval():
     row = [0.0, 0.5, 0.95, 1.0]
+    boot = critical_mass_bootstrap(ALPHAS, np.array([row, row, row]), 0.9)
+    assert boot.low == pytest.approx(boot.value) and boot.high == pytest.approx(boot.value)
+    # the t band has no width, but it says nothing between grid alphas: the bounds are the bracket's
     cm = critical_mass(ALPHAS, np.array([row, row, row]), 0.9)
-    assert cm.low == pytest.approx(cm.value) and cm.high == pytest.approx(cm.value)
+    assert (cm.low, cm.high) == (0.001, 0.01) and 0.001 < cm.value < 0.01
+    assert cm.text() == f"{cm.value:.3g} [0.001, 0.01]"
 
 
-def test_interval_reports_not_reached_in_resamples():
+@pytest.mark.parametrize("estimator", [critical_mass, critical_mass_bootstrap])
+def test_interval_reports_not_reached_when_some_seeds_never_reach(estimator):
     curves_ = np.array([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
-    cm = critical_mass(ALPHAS, curves_, 0.5, n_boot=400)
+    cm = estimator(ALPHAS, curves_, 0.5)
     assert cm.status == REACHED and cm.high is None and "not reached]" in cm.text()
+
+
+def test_a_crossing_not_bounded_away_from_zero_shows_a_lower_bound_of_zero():
+    # seeds spread at the first positive alpha: the band's upper edge reaches the target there
+    per_seed = np.array([[0.0, 0.95, 1.0, 1.0], [0.0, 0.5, 1.0, 1.0], [0.0, 0.7, 1.0, 1.0]])
+    cm = critical_mass(ALPHAS, per_seed, 0.9)
+    assert cm.status == REACHED and cm.low is None and cm.high == 0.01
+    assert cm.text() == f"{cm.value:.3g} [0, 0.01]"
 
 
 # The collapse of issue 15: DP-SGD at epsilon 0.5 trained 20 epochs, clean accuracy 0.096 at alpha 0,

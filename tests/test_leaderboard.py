@@ -278,7 +278,7 @@ def test_task_algorithm_and_methodology_pages(site):
     method = _read(site, "methodology.html")
     assert "NVIDIA H100 80GB HBM3" in method and "torch 2.9.0" in method
     assert "0123456789abcdef0123" in method
-    assert "<dt>y_star</dt><dd><code>8</code></dd>" in method and "2,000 resamples" in method
+    assert "<dt>y_star</dt><dd><code>8</code></dd>" in method and "Student t" in method
 
 
 def test_registry_strings_are_escaped_and_unsafe_links_are_text(site):

@@ -6,6 +6,7 @@ import click
 
 from aca_bench.benchmark.aggregate import critical_table, curves, runs_frame
 from aca_bench.benchmark.commands.options import out_option, target_option
+from aca_bench.benchmark.critical import INTERVAL_NAME, MIN_SEEDS_FOR_INTERVAL
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.store import Store, load_records
 from aca_bench.benchmark.sweep import SearchReport, SweepResult
@@ -48,15 +49,19 @@ def members_text(r) -> str:
     m, n = getattr(r, "members_star", None), getattr(r, "n_train", None)
     if m is None or m != m or n is None or n != n:
         return ""
-    bounds = (r.members_star_low, r.members_star_high)
-    low, high = ("n/a" if v is None or v != v else f"{v:.0f}" for v in bounds)
-    bound = "<= " if r.status == "at_most" else ""
-    return f"; members* {bound}{m:.0f} [{low}, {high}] of {int(n)}"
+    known = [v is not None and v == v for v in (r.members_star_low, r.members_star_high)]
+    head = f"; members* {'<= ' if r.status == 'at_most' else ''}{m:.0f}"
+    if r.seeds < MIN_SEEDS_FOR_INTERVAL:
+        return f"{head} of {int(n)}"
+    low = f"{r.members_star_low:.0f}" if known[0] else "0"  # not bounded away from 0
+    high = f"{r.members_star_high:.0f}" if known[1] else "not reached"
+    return f"{head} [{low}, {high}] of {int(n)}"
 
 
 def format_critical(crit) -> str:
     lines = [
-        f"\nalpha* at S >= {crit['target'].iloc[0]:g} (95% bootstrap interval over seeds, none below 3 seeds)"
+        f"\nalpha* at S >= {crit['target'].iloc[0]:g} ({INTERVAL_NAME}; none below "
+        f"{MIN_SEEDS_FOR_INTERVAL} seeds; measured coverage: docs/coverage.md)"
     ]
     for r in crit.itertuples():
         s0 = "n/a" if r.success_at_0 is None else f"{r.success_at_0:.3f}"
