@@ -15,13 +15,15 @@ did not place (a fixed-grid run into the same store) are ignored, so they cannot
   `1 + rel_width` apart around the crossing estimated by a secant in (log alpha, logit S), as a
   sigmoid rises. When the crossing falls between an end only the scout seed has tried and the alphas
   placed inside, that end runs at every seed, alone when that closes the bracket. A bracket is closed
-  when its width is at most `rel_width` times its geometric centre; then, if the bootstrap interval
-  reaches past it, alphas at the interval's ends. A curve whose crossing lies below every alpha tried
-  extends down to the bottom of `alpha_range` (then alpha* is reported as `<=` that bound); one that
-  never reaches the target is confirmed at the top of the range at every seed (then `not reached`).
-- It stops when alpha* over the alphas every seed ran (`aca_bench.benchmark.critical`) has a bootstrap
-  interval narrower than `rel_width` times alpha* and a closed bracket; or when `max_rounds` rounds are
-  spent; or when no new alpha could narrow it.
+  when its width is at most `rel_width` times its geometric centre (the default 0.4: neighbours at
+  most 1.49x apart, the spacing the interval needs, docs/coverage.md); then, if the interval
+  reaches past it, an alpha inside each wider gap between the bracket and the interval's ends. A
+  curve whose crossing lies below every alpha tried extends down to the bottom of `alpha_range`
+  (then alpha* is reported as `<=` that bound); one that never reaches the target is confirmed at
+  the top of the range at every seed (then `not reached`).
+- It stops when alpha* over the alphas every seed ran (`aca_bench.benchmark.critical`) has a closed
+  bracket and an interval no wider than it (its bounds are grid alphas, so the interval is then the
+  bracket); or when `max_rounds` rounds are spent; or when no new alpha could narrow it.
 """
 
 import math
@@ -35,14 +37,14 @@ from aca_bench.benchmark.critical import logit_secant as _secant
 from aca_bench.benchmark.errors import BenchError
 
 DEFAULT_RANGE = (0.001, 0.5)
-DEFAULT_REL_WIDTH = 0.5
+DEFAULT_REL_WIDTH = 0.4  # closed brackets at most 1.49x apart
 DEFAULT_MAX_ROUNDS = 5
 SCOUT_SPACING = math.sqrt(10.0)  # the coarse grid's largest ratio between neighbouring alphas
 SCOUT_SEEDS = 1  # seeds of the coarse grid (alpha 0 always runs at every seed)
 DIGITS = 3  # placed alphas are rounded to this many significant digits
 ROUNDING_MARGIN = 1.01  # parts of a split bracket stay this far inside closed, whatever the rounding
 
-CONVERGED = "interval and bracket within rel_width"
+CONVERGED = "interval is the bracket, within rel_width"
 AT_ZERO = "target reached at alpha 0"
 AT_BOTTOM = "crossing below the bottom of alpha_range"
 NOT_REACHED_TOP = "target not reached at the top of alpha_range"
@@ -205,26 +207,23 @@ def _refine(
     target: float,
 ) -> tuple[list[float], str | None]:
     """Bracket (a, b) of alphas every seed ran: stop, or place alphas that narrow alpha*."""
-    value = estimate.value
     if not _narrow(a, b, search):
         return _new(_around(a, b, mean, target, search), full), None
-    if (
-        estimate.status == REACHED
-        and estimate.low is not None
-        and estimate.high is not None
-        and (estimate.high - estimate.low) / value <= search.rel_width
-    ):
-        return [], CONVERGED
-    # The interval reaches past the bracket: measure there, one alpha a step of 1 + rel_width out.
-    step = 1 + search.rel_width
     low, high = estimate.low, estimate.high
+    if estimate.status == REACHED and low is not None and high is not None and a <= low and high <= b:
+        return [], CONVERGED
+    # The interval reaches past the bracket: an alpha inside each gap to its ends that is not closed,
+    # one a step of 1 + rel_width out where it has no end.
+    step = 1 + search.rel_width
     ends = []
-    if low is None or low <= a:
-        ends.append(a / step if low is None else min(low, a / step))
-    if high is None:  # some resampled curves stay below the target at every alpha tried
+    if low is None:
+        ends.append(a / step)
+    elif low < a and not _narrow(low, a, search):
+        ends.append(math.sqrt(low * a))
+    if high is None:  # the band's lower edge stays below the target at every alpha tried
         ends.append(full[-1] * step)
-    elif high >= b:
-        ends.append(max(high, b * step))
+    elif high > b and not _narrow(b, high, search):
+        ends.append(math.sqrt(b * high))
     new = _new([min(x, search.alpha_range[1]) for x in ends], full, apart=1 + search.rel_width / 4)
     return (new, None) if new else ([], SEED_SPREAD)
 

@@ -10,7 +10,7 @@ import torch
 
 from aca_bench.benchmark import adaptive, runner, sweep
 from aca_bench.benchmark.adaptive import Search, coarse_grid, state
-from aca_bench.benchmark.critical import AT_MOST, NOT_REACHED, REACHED
+from aca_bench.benchmark.critical import AT_MOST, NOT_REACHED, REACHED, CriticalMass
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.executors import local
 from aca_bench.benchmark.plan import AUTO, Experiment
@@ -135,6 +135,24 @@ def test_a_bracket_too_wide_for_three_closed_parts_gets_two_alphas_a_step_apart_
     assert lo < 0.0081 * 1.2 and hi > 0.0081 / 1.2  # around the crossing, not an even split
     assert st.reason == adaptive.CONVERGED
     assert abs(math.log(st.estimate.value / 0.0081)) < math.log(1.2)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "alphas", "reason"),
+    [
+        (0.01, 0.012, [], adaptive.CONVERGED),  # the interval is the closed bracket
+        (0.005, 0.02, [0.00707, 0.0155], None),  # both gaps to the ends wider than closed: split each
+        (0.008, 0.016, [], adaptive.SEED_SPREAD),  # gaps already closed: the seeds' spread sets it
+        (None, None, [0.00714, 0.0168], None),  # no ends: a step of 1 + rel_width out on each side
+    ],
+)
+def test_an_interval_past_a_closed_bracket_measures_inside_each_gap_still_open(low, high, alphas, reason):
+    """The t-band interval's bounds are alphas run, so past a closed bracket it narrows only where an
+    alpha lands between the bracket and a bound more than a closed bracket away."""
+    search = Search((0.001, 0.05), 0.4, 6)
+    full = sorted({0.0, 0.01, 0.012, *(x for x in (low, high) if x is not None)})
+    estimate = CriticalMass(0.011, REACHED, low, high, 5, 0.9)
+    assert adaptive._refine(0.01, 0.012, estimate, full, search, {}, 0.9) == (alphas, reason)
 
 
 def test_noisy_seeds_still_bracket_the_crossing_within_the_budget():

@@ -2,6 +2,8 @@
 
 import pytest
 
+from aca_bench.benchmark.errors import BenchError
+
 
 def _one_line_error(result, *fragments):
     assert result.exit_code != 0, result.output
@@ -32,6 +34,8 @@ SWEEP = ("sweep", "--task", "mnist_patch", "--algorithm", "erm", "--seeds", "1")
         ((*SWEEP, "--set", "position=middle"), ("parameter 'position' must be one of",)),
         (("run", "no-such-suite"), ("unknown suite 'no-such-suite'", "quick")),
         (("run", "quick", "--set", "engine=opacus"), ("--set engine: no experiment", "declares 'engine'")),
+        (("run", "quick", "--seeds", "0"), ("--seeds: seeds: must be a positive int or a list of ints",)),
+        (("run", "quick", "--seeds", "[5, 6"), ("--seeds", "malformed YAML")),
         (("results", "--out", "/nonexistent/results"), ("no results in '/nonexistent/results'",)),
     ],
 )
@@ -271,3 +275,18 @@ def test_a_sweep_moves_damaged_records_aside_and_says_so_once(cli, tmp_path, tin
     assert (tmp_path / "records.jsonl.damaged").read_text() == "{not json\n"
     again = cli("results", "--out", tmp_path, "--format", "csv")
     assert again.exit_code == 0 and "warning" not in again.output and "unreadable" not in again.output
+
+
+@pytest.mark.parametrize(("seeds", "expected"), [("3", (0, 1, 2)), ("[5, 6, 7, 8, 9]", (5, 6, 7, 8, 9))])
+def test_run_seeds_replaces_every_experiments_seeds(cli, tmp_path, monkeypatch, seeds, expected):
+    from aca_bench.benchmark.commands import run
+
+    handed = []
+
+    def fake_sweep(experiments, *args, **kwargs):
+        handed.extend(experiments)
+        raise BenchError("stop before training")
+
+    monkeypatch.setattr(run, "run_sweep", fake_sweep)
+    assert "stop before training" in cli("run", "quick", "--seeds", seeds, "--out", tmp_path / "o").output
+    assert handed and all(e.seeds == expected for e in handed)

@@ -22,6 +22,7 @@ from aca_bench.benchmark.collective import check_alpha
 from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.plan import AUTO, Experiment
+from aca_bench.benchmark.suite import seeds_of
 from aca_bench.benchmark.sweep import DEFAULT_MAX_STACK, ExecutorChoice
 from aca_bench.benchmark.yaml_input import MalformedYaml, load_yaml
 from aca_bench.tasks.registry import get_task
@@ -277,6 +278,21 @@ def _route(key: str, name: str, task: str, algorithm: str) -> str | None:
     return "task" if in_task else "algorithm" if in_algo else None
 
 
+def seeds_option(f):
+    """--seeds: every experiment's seeds, a count or a YAML list (`[5, 6, 7]`)."""
+    return click.option(
+        "--seeds", default=None, help="Seeds for every experiment: a count n (0..n-1) or a YAML list."
+    )(f)
+
+
+def apply_seeds(experiments: tuple[Experiment, ...], seeds: str | None) -> tuple[Experiment, ...]:
+    """`experiments` at the seeds --seeds gives (unchanged without it), or a one-line BenchError."""
+    if seeds is None:
+        return experiments
+    chosen = seeds_of(load_yaml(seeds, "--seeds"), "--seeds")
+    return tuple(replace(e, seeds=chosen) for e in experiments)
+
+
 def search_options(range_default: str | None):
     """--alpha-range, --rel-width and --max-rounds: how `--alphas auto` searches. A `range_default` of
     None leaves each experiment its own grid's range."""
@@ -294,7 +310,8 @@ def search_options(range_default: str | None):
             default=DEFAULT_REL_WIDTH,
             show_default=True,
             type=float,
-            help="With --alphas auto: stop when alpha*'s interval is narrower than this times alpha*.",
+            help="With --alphas auto: close brackets to this width over their centre (0.4: alphas at most "
+            "1.49x apart) and stop when alpha*'s interval is the bracket.",
         )(f)
         return click.option(
             "--alpha-range",

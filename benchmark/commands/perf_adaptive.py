@@ -24,11 +24,13 @@ import torch
 from aca_bench.benchmark.aggregate import critical_table, runs_frame
 from aca_bench.benchmark.commands.options import (
     ExecutorFlags,
+    apply_seeds,
     apply_sets,
     device_option,
     executor_options,
     parse_search,
     search_options,
+    seeds_option,
     set_option,
 )
 from aca_bench.benchmark.critical import REACHED
@@ -37,9 +39,8 @@ from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.markdown import markdown_table
 from aca_bench.benchmark.plan import AUTO, Experiment
 from aca_bench.benchmark.store import Store
-from aca_bench.benchmark.suite import load_suite, seeds_of, with_alphas
+from aca_bench.benchmark.suite import load_suite, with_alphas
 from aca_bench.benchmark.sweep import ExecutorChoice, SweepResult, config_key, run_sweep
-from aca_bench.benchmark.yaml_input import load_yaml
 
 
 def model_epochs(record: dict) -> int:
@@ -74,16 +75,16 @@ def _missing(v) -> bool:
     return v is None or v != v
 
 
+def _low(c) -> float:
+    """The interval's lower bound; a missing one is 0: the crossing is not bounded away from alpha 0."""
+    return 0.0 if _missing(c.alpha_star_low) else c.alpha_star_low
+
+
 def _rel_width(c) -> float | None:
-    """The interval's width relative to alpha*, or None where either is missing."""
-    if (
-        _missing(c.alpha_star_low)
-        or _missing(c.alpha_star_high)
-        or _missing(c.alpha_star)
-        or not c.alpha_star
-    ):
+    """The interval's width relative to alpha*, or None where alpha* or the upper bound is missing."""
+    if _missing(c.alpha_star_high) or _missing(c.alpha_star) or not c.alpha_star:
         return None
-    return (c.alpha_star_high - c.alpha_star_low) / c.alpha_star
+    return (c.alpha_star_high - _low(c)) / c.alpha_star
 
 
 def _width(c) -> str:
@@ -94,13 +95,12 @@ def _width(c) -> str:
 def _verdict(fixed, auto) -> tuple[bool, bool] | None:
     """(the adaptive alpha* lies inside the fixed grid's interval, the two intervals overlap); None where
     either arm has no interval or only a bound, `<=` or not reached."""
-    bounds = (fixed.alpha_star_low, fixed.alpha_star_high, auto.alpha_star_low, auto.alpha_star_high)
     if fixed.status != REACHED or auto.status != REACHED:
         return None
-    if _missing(auto.alpha_star) or any(_missing(b) for b in bounds):
+    if _missing(auto.alpha_star) or _missing(fixed.alpha_star_high) or _missing(auto.alpha_star_high):
         return None
-    inside = fixed.alpha_star_low <= auto.alpha_star <= fixed.alpha_star_high
-    overlap = auto.alpha_star_low <= fixed.alpha_star_high and fixed.alpha_star_low <= auto.alpha_star_high
+    inside = _low(fixed) <= auto.alpha_star <= fixed.alpha_star_high
+    overlap = _low(auto) <= fixed.alpha_star_high and _low(fixed) <= auto.alpha_star_high
     return inside, overlap
 
 
@@ -278,7 +278,7 @@ class _SeedBySeed:
 @click.command("perf-adaptive")
 @click.argument("suite")
 @click.option("--experiment", "only", multiple=True, metavar="NAME", help="Only these experiments.")
-@click.option("--seeds", default=None, help="Seeds for every experiment (a count or a YAML list).")
+@seeds_option
 @search_options(None)
 @set_option
 @click.option("--out", default="perf-adaptive", show_default=True, type=click.Path(file_okay=False))
@@ -295,8 +295,7 @@ def command(
         raise BenchError(f"suite '{s.name}' has no experiment named {', '.join(only)}")
     if sets:
         exps = list(apply_sets(tuple(exps), sets))
-    if seeds is not None:
-        exps = [replace(e, seeds=seeds_of(load_yaml(seeds, "--seeds"), "--seeds")) for e in exps]
+    exps = list(apply_seeds(tuple(exps), seeds))
     if any(e.search is not None for e in exps):
         raise BenchError("perf-adaptive compares a fixed grid with auto: give a suite with fixed alphas")
     lo_hi, search = parse_search(alpha_range, rel_width, max_rounds)

@@ -6,6 +6,7 @@ import click
 
 from aca_bench.benchmark.commands.options import (
     ExecutorFlags,
+    apply_seeds,
     apply_sets,
     device_option,
     executor_options,
@@ -14,6 +15,7 @@ from aca_bench.benchmark.commands.options import (
     parse_search,
     registry_env_option,
     search_options,
+    seeds_option,
     set_option,
     stack_options,
 )
@@ -35,6 +37,7 @@ from aca_bench.benchmark.sweep import run_sweep
     "of the suite's own; repeatable.",
 )
 @set_option
+@seeds_option
 @click.option(
     "--alphas",
     default=None,
@@ -52,6 +55,7 @@ def command(
     max_stack,
     algorithms,
     sets,
+    seeds,
     alphas,
     alpha_range,
     rel_width,
@@ -66,6 +70,7 @@ def command(
         s = with_algorithms(s, algorithms)
     if sets:
         s = replace(s, experiments=apply_sets(s.experiments, sets))
+    s = replace(s, experiments=apply_seeds(s.experiments, seeds))
     if alphas is not None:
         lo_hi, search = parse_search(alpha_range, rel_width, max_rounds)
         s = replace(s, experiments=with_alphas(s.experiments, parse_alphas(alphas), lo_hi, search))
