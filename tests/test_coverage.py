@@ -1,10 +1,11 @@
-"""The t-band test-inversion alpha* (`critical_mass_inverted`) on synthetic sigmoids with a known alpha*:
-coverage within binomial error of its nominal 95% and a small median bias; its bounds on hand-made
-curves; the coverage study's model fitted back from its own simulations; the `coverage` command."""
+"""The t-band test-inversion alpha* (`critical_mass`, the estimator in use) on synthetic sigmoids with a
+known alpha*: coverage within binomial error of its nominal 95% and a small median bias; its bounds on
+hand-made curves; the coverage study's model fitted back from its own simulations; the `coverage` command."""
 
 import json
 import math
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from aca_bench.benchmark.critical import (
     NOT_REACHED,
     REACHED,
     critical_mass,
-    critical_mass_inverted,
+    critical_mass_bootstrap,
     logit_secant,
 )
 from aca_bench.benchmark.store import Store
@@ -41,7 +42,7 @@ COARSE = np.array([0.0, 0.002, 0.005, 0.01, 0.02, 0.05])  # the quick suite's gr
 SIMS = 400
 
 
-def _scored(alphas: np.ndarray, seeds: int, estimator=critical_mass_inverted, sims: int = SIMS):
+def _scored(alphas: np.ndarray, seeds: int, estimator=critical_mass, sims: int = SIMS):
     samples = MODEL.simulate(alphas, np.full(len(alphas), 900), seeds, sims, np.random.default_rng(0))
     return score(estimator, samples, alphas, 0.9, MODEL), MODEL.alpha_star(0.9)
 
@@ -56,7 +57,7 @@ def test_the_interval_covers_the_true_alpha_star_at_its_nominal_level_within_bin
 
 def test_band_edges_interpolated_between_grid_alphas_cover_less_than_snapped_ones():
     # the band holds at the grid alphas only; between them the interpolated edge is a guess
-    interpolated, _ = _scored(FINE, 5, partial(critical_mass_inverted, snap=math.inf))
+    interpolated, _ = _scored(FINE, 5, partial(critical_mass, snap=math.inf))
     snapped, _ = _scored(FINE, 5)
     assert interpolated.coverage < snapped.coverage and interpolated.width < snapped.width
 
@@ -71,7 +72,7 @@ def test_the_point_estimate_has_a_median_bias_within_three_percent_on_a_fine_gri
 def test_the_bootstrap_it_replaces_undercovers_on_a_coarse_grid_with_many_seeds():
     # the percentile bootstrap describes where the resampled means cross between two fixed grid
     # points; with 20 seeds that spread is narrow and misses the truth; the inversion does not
-    boot, _ = _scored(COARSE, 20, critical_mass, sims=100)
+    boot, _ = _scored(COARSE, 20, critical_mass_bootstrap, sims=100)
     inverted, _ = _scored(COARSE, 20, sims=100)
     assert boot.coverage < 0.8 < 0.9 < inverted.coverage
 
@@ -81,7 +82,7 @@ ALPHAS = np.array([0.0, 0.01, 0.02, 0.04])
 
 def test_bounds_are_where_the_band_edges_cross_the_target_interpolated_in_logit():
     per_seed = np.array([[0.0, 0.5, 0.91, 1.0], [0.0, 0.6, 0.95, 1.0], [0.0, 0.7, 0.99, 1.0]])
-    cm = critical_mass_inverted(ALPHAS, per_seed, 0.9, snap=math.inf)
+    cm = critical_mass(ALPHAS, per_seed, 0.9, snap=math.inf)
     assert cm.status == REACHED and 0.01 < cm.value < 0.02
     # t band half-widths (2 degrees of freedom): 0.248 at 0.01 (sd 0.1), 0.099 at 0.02 (sd 0.04)
     t = 4.302653
@@ -94,25 +95,25 @@ def test_bounds_are_where_the_band_edges_cross_the_target_interpolated_in_logit(
 
 def test_a_bound_between_alphas_more_than_snap_apart_moves_out_to_the_grid():
     per_seed = np.array([[0.0, 0.5, 0.91, 1.0], [0.0, 0.6, 0.95, 1.0], [0.0, 0.7, 0.99, 1.0]])
-    cm = critical_mass_inverted(ALPHAS, per_seed, 0.9, snap=1.5)  # the grid is 2x apart
+    cm = critical_mass(ALPHAS, per_seed, 0.9, snap=1.5)  # the grid is 2x apart
     assert (cm.low, cm.high) == (0.01, 0.04)
-    assert critical_mass_inverted(ALPHAS, per_seed, 0.9).value == cm.value
+    assert critical_mass(ALPHAS, per_seed, 0.9).value == cm.value
 
 
 def test_a_curve_the_band_never_lifts_to_the_target_is_not_reached_beyond_the_top_alpha():
     per_seed = np.array([[0.0, 0.1, 0.2, 0.3], [0.0, 0.2, 0.3, 0.4], [0.0, 0.1, 0.2, 0.35]])
-    cm = critical_mass_inverted(ALPHAS, per_seed, 0.9)
+    cm = critical_mass(ALPHAS, per_seed, 0.9)
     assert cm.status == NOT_REACHED and cm.value is None and (cm.low, cm.high) == (0.04, None)
 
 
 def test_a_crossing_below_the_first_alpha_is_at_most_with_no_lower_bound():
     per_seed = np.array([[0.0, 0.95, 1.0, 1.0], [0.0, 0.97, 1.0, 1.0], [0.0, 0.99, 1.0, 1.0]])
-    cm = critical_mass_inverted(ALPHAS, per_seed, 0.9)
+    cm = critical_mass(ALPHAS, per_seed, 0.9)
     assert cm.status == AT_MOST and cm.value == 0.01 and cm.low is None and cm.high == 0.01
 
 
 def test_two_seeds_get_a_point_and_no_interval():
-    cm = critical_mass_inverted(ALPHAS, np.array([[0.0, 0.5, 0.95, 1.0], [0.0, 0.7, 0.99, 1.0]]), 0.9)
+    cm = critical_mass(ALPHAS, np.array([[0.0, 0.5, 0.95, 1.0], [0.0, 0.7, 0.99, 1.0]]), 0.9)
     assert cm.value is not None and cm.low is None and cm.high is None
     assert "no interval from 2 seeds" in cm.text()
 
@@ -184,3 +185,18 @@ def test_docs_render_the_table_the_command_wrote_with_its_command_line(tmp_path)
     cells = ["mnist_patch", "erm", "10", "6", "0.0177", "0.05", "43%", "0.15", "+6.7%", "+5.0%", "97%", "inf"]
     assert "| " + " | ".join([*cells, "-1.0%", "+0.0%"]) + " |" in out
     assert "`aca-bench coverage leaderboard/reference/quick --sims 500 --seeds 10`" in out
+
+
+def test_the_fresh_seed_rerun_of_quick_lands_inside_the_committed_interval_and_back():
+    """The check docs/coverage.md states: quick at seeds 5-9 against the reference store's seeds 0-4."""
+    from aca_bench.benchmark.aggregate import critical_table, runs_frame
+    from aca_bench.benchmark.store import load_records
+
+    def row(store: str):
+        (r,) = critical_table(runs_frame(load_records(Path(__file__).parents[1] / store)[0])).itertuples()
+        return r
+
+    committed, fresh = row("leaderboard/reference/quick"), row("leaderboard/checks/quick_fresh_seeds")
+    assert committed.seeds == fresh.seeds == 5
+    assert committed.alpha_star_low <= fresh.alpha_star <= committed.alpha_star_high
+    assert fresh.alpha_star_low <= committed.alpha_star <= fresh.alpha_star_high
