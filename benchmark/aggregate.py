@@ -14,7 +14,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from aca_bench.benchmark.critical import DEGENERATE, TARGET, CriticalMass, critical_mass, degenerate_reason
+from aca_bench.benchmark.critical import (
+    TARGET,
+    CriticalMass,
+    critical_mass,
+    judged,
+)
 from aca_bench.benchmark.ids import canonical, differing_keys
 
 
@@ -118,30 +123,28 @@ def seed_grid(df: pd.DataFrame, values: str = "success") -> pd.DataFrame:
 def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
     """alpha* (interval, status) per configuration, beside S at alpha 0 and accuracies at alpha 0.
 
-    A degenerate configuration (`aca_bench.benchmark.critical.degenerate_reason` on its alpha-0 runs) gets
-    status
-    "degenerate", no alpha* and no interval, and says why in `degenerate_reason` and the text.
+    The column `critical` holds each configuration's `CriticalMass`, the one value every renderer
+    formats; the other alpha* columns are read from it. A configuration whose model did not learn the
+    task at alpha 0 or at an alpha that decides alpha* (`critical.deciding_alphas`) is degenerate: no
+    alpha*, no interval, and its reason in `degenerate_reason` and the text.
     """
     rows = []
     for (task, config, config_id), df in runs.groupby(CONFIG_KEYS, sort=True):
-        wide = seed_grid(df)
+        cm = _critical(df, target)
         base = df[df["alpha"] == 0.0]
-        cm = critical_mass(wide.columns.to_numpy(), wide.to_numpy(), target) if len(wide) else None
-        reason = degenerate_reason(
-            _mean(base["clean_accuracy"]), _mean(base["clean_y_star_rate"]), _first(df["n_classes"])
-        )
         rows.append(
             {
                 "task": task,
                 "config": config,
                 "config_id": config_id,
                 "algorithm": df["algorithm"].iloc[0],
+                "critical": cm,
                 "alpha_star": cm.value if cm else None,
-                "status": cm.status if cm else "no complete seed",
+                "status": cm.status if cm else NO_COMPLETE_SEED,
                 "alpha_star_low": cm.low if cm else None,
                 "alpha_star_high": cm.high if cm else None,
-                "alpha_star_text": cm.text() if cm else "no complete seed",
-                "degenerate_reason": reason,
+                "alpha_star_text": cm.text() if cm else NO_COMPLETE_SEED,
+                "degenerate_reason": cm.reason if cm else None,
                 **members_star(cm, df["n_train"].iloc[0]),
                 "target": target,
                 "success_at_0": base["success"].mean() if len(base) else None,
@@ -153,22 +156,38 @@ def critical_table(runs: pd.DataFrame, target: float = TARGET) -> pd.DataFrame:
                 "clipped_fraction_at_0": _mean(base["clipped_fraction"]),
                 "seeds": int(df["seed"].nunique()),
                 "runs": len(df),
-                **_bound_columns(df, cm),
+                "alpha_max": float(df["alpha"].max()),
+                "non_monotone": non_monotone(df),
                 **_provenance(df),
             }
         )
-        if reason is not None:
-            rows[-1] |= {
-                "alpha_star": None,
-                "status": DEGENERATE,
-                "alpha_star_low": None,
-                "alpha_star_high": None,
-                "alpha_star_text": reason,
-                "members_star": None,
-                "members_star_low": None,
-                "members_star_high": None,
-            }
     return pd.DataFrame(rows)
+
+
+NO_COMPLETE_SEED = "no complete seed"
+
+
+def plain(crit: pd.DataFrame) -> pd.DataFrame:
+    """The critical table without its `critical` objects: the columns CSV and JSON exports write."""
+    return crit.drop(columns="critical")
+
+
+def _critical(df: pd.DataFrame, target: float) -> CriticalMass | None:
+    """One configuration's alpha* from its runs (`critical.judged`: degenerate where its model did not
+    learn at alpha 0 or at an alpha that decides alpha*); None when no seed ran every alpha."""
+    wide = seed_grid(df)
+    if not len(wide):
+        return None
+    alphas = wide.columns.to_numpy(dtype=float)
+    means = df[df["seed"].isin(wide.index)].groupby("alpha")[["clean_accuracy", "clean_y_star_rate"]].mean()
+    means = means.astype(float).reindex(alphas)
+    return judged(
+        critical_mass(alphas, wide.to_numpy(), target),
+        alphas,
+        means["clean_accuracy"].to_numpy(),
+        means["clean_y_star_rate"].to_numpy(),
+        _first(df["n_classes"]),
+    )
 
 
 def _mean(column: pd.Series) -> float | None:
@@ -203,18 +222,6 @@ def _joined(values: pd.Series) -> str | None:
     """The distinct non-empty values, sorted and joined with ', ' (None when there are none)."""
     distinct = sorted({str(v) for v in values if isinstance(v, str) and v})
     return ", ".join(distinct) or None
-
-
-def _bound_columns(df: pd.DataFrame, cm) -> dict:
-    """alpha_max (largest alpha tried for THIS configuration), the alpha* text naming it, and the
-    non-monotone flag of the mean curve."""
-    alpha_max = float(df["alpha"].max())
-    out = {"alpha_max": alpha_max, "non_monotone": non_monotone(df)}
-    if cm is not None and cm.status == "not_reached":
-        # a lower bound below the largest alpha says more than "> alpha_max"; at it, nothing
-        low = "" if cm.low is None or cm.low >= alpha_max else f" [{cm.low:.3g}, not reached]"
-        out["alpha_star_text"] = f"not reached (> {alpha_max:g}){low}"
-    return out
 
 
 def _provenance(df: pd.DataFrame) -> dict:

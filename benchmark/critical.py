@@ -1,6 +1,6 @@
 """Critical mass alpha*(S_target): the smallest alpha whose mean success reaches the target.
 
-Between the bracketing grid points the crossing is interpolated linearly in log(alpha). When the
+Between the bracketing grid points the crossing is interpolated in log(alpha) and logit(S). When the
 curve crosses between alpha = 0 and the smallest positive alpha, alpha* is only bounded above by that
 alpha (status `at_most`). A curve that never reaches the target is `not_reached`, never a number.
 
@@ -12,13 +12,15 @@ that held the true alpha* in only 68-84% of simulated experiments. With fewer th
 MIN_SEEDS_FOR_INTERVAL seeds neither gives an interval (two seeds have three distinct resamples: their
 "interval" would be the min and max of two curves, and one seed a zero-width one).
 
-A configuration whose model did not learn the task is degenerate (`degenerate_reason`): it gets no
-alpha*, since a collapsed model that answers y* everywhere "succeeds" at any alpha.
+A configuration whose model did not learn the task, at alpha 0 or at any alpha that decides alpha*
+(`deciding_alphas`), is degenerate (`degenerate_reason`): it gets no alpha*, since a collapsed model
+that answers y* everywhere "succeeds" at any alpha, and a crossing reached only by a model at chance
+is not a crossing.
 """
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -43,22 +45,27 @@ LOGIT_FLOOR = 0.02  # success is clipped to [LOGIT_FLOOR, 1 - LOGIT_FLOOR] befor
 
 
 def degenerate_reason(
-    clean_accuracy: float | None, clean_y_star_rate: float | None, n_classes: int | None
+    clean_accuracy: float | None,
+    clean_y_star_rate: float | None,
+    n_classes: int | None,
+    alpha: float = 0.0,
 ) -> str | None:
-    """Why a configuration's model does not count as having learned the task, or None if it does.
+    """Why a configuration's model does not count as having learned the task at `alpha`, or None if it
+    does.
 
-    Arguments are at alpha 0 (means over seeds); a missing one (None or NaN) is not evidence either way.
+    Arguments are means over seeds at that alpha; a missing one (None or NaN) is not evidence either way.
     """
+    where = f"at alpha {alpha:g}" + ("" if alpha == 0 else ", where alpha* is decided")
     if _known(clean_accuracy) and n_classes:
         chance = 1.0 / n_classes
         floor = chance + LEARNED_FRACTION * (1.0 - chance)
         if clean_accuracy < floor:
             return (
-                f"degenerate: clean accuracy {clean_accuracy:.2f} at alpha 0 "
+                f"degenerate: clean accuracy {clean_accuracy:.2f} {where} "
                 f"(chance {chance:.2f}; learned below {floor:.2f})"
             )
     if _known(clean_y_star_rate) and clean_y_star_rate >= Y_STAR_MAJORITY:
-        return f"degenerate: answers y* on {clean_y_star_rate:.2f} of clean inputs at alpha 0"
+        return f"degenerate: answers y* on {clean_y_star_rate:.2f} of clean inputs {where}"
     return None
 
 
@@ -68,8 +75,10 @@ def _known(x: float | None) -> bool:
 
 @dataclass(frozen=True)
 class CriticalMass:
-    """alpha* with its status and interval. A None low bound: not bounded away from alpha 0 (shown as
-    0); a None high bound: the target is not reached with confidence up to the largest alpha."""
+    """A configuration's alpha*: the one value every table, page and plot shows (`text`, `point`,
+    `interval`, `known`). A None low bound: not bounded away from alpha 0 (shown as 0); a None high
+    bound: the target is not reached with confidence up to the largest alpha run (`alpha_max`). A
+    degenerate configuration carries its `reason` and no value."""
 
     value: float | None
     status: str
@@ -77,19 +86,103 @@ class CriticalMass:
     high: float | None
     n_seeds: int
     target: float
+    alpha_max: float | None = None
+    reason: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def text(self) -> str:
-        if self.status == NOT_REACHED:
-            return f"not reached (S < {self.target:g} up to the largest alpha)"
-        head = f"<= {self.value:.3g}" if self.status == AT_MOST else f"{self.value:.3g}"
+    def degenerate(self, reason: str) -> "CriticalMass":
+        """This configuration flagged degenerate: no alpha*, no interval, the reason kept."""
+        return replace(self, value=None, status=DEGENERATE, low=None, high=None, reason=reason)
+
+    @property
+    def ranked(self) -> bool:
+        return self.status in (REACHED, AT_MOST, NOT_REACHED)
+
+    @property
+    def has_interval(self) -> bool:
+        """Whether an interval is shown: a point or bound with at least MIN_SEEDS_FOR_INTERVAL seeds, or
+        `not reached` whose band reaches the target below the largest alpha run."""
         if self.n_seeds < MIN_SEEDS_FOR_INTERVAL:
+            return False
+        if self.status == NOT_REACHED:
+            return self.low is not None and self.alpha_max is not None and self.low < self.alpha_max
+        return self.status in (REACHED, AT_MOST)
+
+    def point(self, scale: float = 1.0, spec: str = ".3g") -> str:
+        """alpha* (times `scale`: n_train gives members*) without its interval."""
+        if self.status == NOT_REACHED:
+            top = "" if self.alpha_max is None else f" (> {format(self.alpha_max * scale, spec)})"
+            return f"not reached{top}"
+        if self.status in (REACHED, AT_MOST) and self.value is not None:
+            return ("<= " if self.status == AT_MOST else "") + format(self.value * scale, spec)
+        return str(self.status).replace("_", " ")
+
+    def interval(self, scale: float = 1.0, spec: str = ".3g") -> str:
+        """`[low, high]` (times `scale`), or '' where no interval is shown (`has_interval`)."""
+        if not self.has_interval:
+            return ""
+        low = "0" if self.low is None else format(self.low * scale, spec)
+        high = "not reached" if self.high is None else format(self.high * scale, spec)
+        return f"[{low}, {high}]"
+
+    def text(self, scale: float = 1.0, spec: str = ".3g") -> str:
+        """The whole value as every renderer prints it: `0.0171 [0.005, 0.028]`, `<= 0.01 [0, 0.02]`,
+        `not reached (> 0.3)`, `0.02, no interval from 2 seeds`, or the degenerate reason."""
+        if self.status == DEGENERATE:
+            return self.reason or DEGENERATE
+        head = self.point(scale, spec)
+        if self.status in (REACHED, AT_MOST) and self.n_seeds < MIN_SEEDS_FOR_INTERVAL:
             return f"{head}, no interval from {self.n_seeds} seed{'s' * (self.n_seeds != 1)}"
-        high = "not reached" if self.high is None else f"{self.high:.3g}"
-        low = "0" if self.low is None else f"{self.low:.3g}"
-        return f"{head} [{low}, {high}]"
+        return f"{head} {self.interval(scale, spec)}".rstrip()
+
+    def known(self) -> tuple[float, bool, float] | None:
+        """What the data says about alpha*, for ranking: (low, low is open, high), its interval where
+        one is shown, else its point or bound; None for a configuration that is not ranked."""
+        if not self.ranked:
+            return None
+        if self.status == NOT_REACHED:
+            low = self.low if self.has_interval else self.alpha_max
+            return (low or 0.0, True, math.inf)
+        value = float(self.value) if self.value is not None else math.inf
+        if not self.has_interval:
+            return (0.0, True, value) if self.status == AT_MOST else (value, False, value)
+        high = math.inf if self.high is None else max(self.high, value)
+        return (self.low or 0.0, self.low is None, high)
+
+
+def deciding_alphas(alphas: np.ndarray, cm: CriticalMass) -> np.ndarray:
+    """The grid alphas (sorted `alphas`) that `cm` is read from: every alpha up to the first whose seed
+    mean reaches the target (the top of the bracket alpha* lies in), or up to the interval's upper bound
+    where that lies beyond it; every alpha when the target or the upper bound is not reached."""
+    alphas = np.asarray(alphas, dtype=float)
+    if cm.status not in (REACHED, AT_MOST) or cm.value is None or (cm.has_interval and cm.high is None):
+        return alphas
+    top = max(float(alphas[alphas >= cm.value * (1 - 1e-12)].min(initial=alphas.max())), cm.high or 0.0)
+    return alphas[alphas <= top]
+
+
+def judged(
+    cm: CriticalMass,
+    alphas: np.ndarray,
+    clean_accuracy: np.ndarray,
+    clean_y_star_rate: np.ndarray,
+    n_classes: int | None,
+) -> CriticalMass:
+    """`cm` flagged degenerate where its model did not learn the task at alpha 0 or at an alpha that
+    decides it (`deciding_alphas`); `clean_accuracy` and `clean_y_star_rate` are seed means at each of
+    the sorted grid `alphas` (NaN where unknown)."""
+    alphas = np.asarray(alphas, dtype=float)
+    deciding = set(deciding_alphas(alphas, cm).tolist()) | {0.0}
+    for i, alpha in enumerate(alphas):
+        if alpha in deciding:
+            reason = degenerate_reason(
+                float(clean_accuracy[i]), float(clean_y_star_rate[i]), n_classes, float(alpha)
+            )
+            if reason is not None:
+                return cm.degenerate(reason)
+    return cm
 
 
 def linear_secant(s_a: float, s_b: float, target: float) -> float:
@@ -142,9 +235,10 @@ def critical_mass_bootstrap(
     alphas = np.asarray(alphas, dtype=float)
     per_seed = np.atleast_2d(np.asarray(per_seed, dtype=float))
     value, status = crossing(alphas, per_seed.mean(0), target, linear_secant)
+    top = float(alphas.max())
     if per_seed.shape[0] < MIN_SEEDS_FOR_INTERVAL:
         return CriticalMass(
-            None if status == NOT_REACHED else value, status, None, None, per_seed.shape[0], target
+            None if status == NOT_REACHED else value, status, None, None, per_seed.shape[0], target, top
         )
     rng = np.random.default_rng(seed)
     n = per_seed.shape[0]
@@ -152,9 +246,9 @@ def critical_mass_bootstrap(
     boot = np.array([crossing(alphas, per_seed[p].mean(0), target, linear_secant)[0] for p in picks])
     low, high = (float(v) for v in np.percentile(boot, [2.5, 97.5], method="lower"))
     if status == NOT_REACHED:
-        return CriticalMass(None, status, None if math.isinf(low) else low, None, n, target)
+        return CriticalMass(None, status, None if math.isinf(low) else low, None, n, target, top)
     return CriticalMass(
-        value, status, None if math.isinf(low) else low, None if math.isinf(high) else high, n, target
+        value, status, None if math.isinf(low) else low, None if math.isinf(high) else high, n, target, top
     )
 
 
@@ -178,12 +272,13 @@ def critical_mass(
     mean = per_seed.mean(0)
     value, status = crossing(alphas, mean, target)
     shown = None if status == NOT_REACHED else value
+    top = float(alphas.max())
     if n < MIN_SEEDS_FOR_INTERVAL:
-        return CriticalMass(shown, status, None, None, n, target)
+        return CriticalMass(shown, status, None, None, n, target, top)
     half = stats.t.ppf(0.5 + level / 2, n - 1) * per_seed.std(0, ddof=1) / math.sqrt(n)
     low = _band_crossing(alphas, mean + half, target, snap, outward=-1)
     high = _band_crossing(alphas, mean - half, target, snap, outward=+1)
-    return CriticalMass(shown, status, low, high, n, target)
+    return CriticalMass(shown, status, low, high, n, target, top)
 
 
 def _band_crossing(

@@ -23,12 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from aca_bench.benchmark.critical import (
-    DEGENERATE,
     REACHED,
     CriticalMass,
     critical_mass,
     crossing,
-    degenerate_reason,
+    judged,
 )
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.ids import canonical
@@ -52,7 +51,21 @@ class Curve:
     alphas: np.ndarray  # sorted, alpha 0 included
     per_seed: np.ndarray  # seeds x alphas; seeds missing an alpha are dropped
     clean_accuracy: float | None  # mean over seeds at alpha 0
-    degenerate: str | None = None  # why the model did not learn (benchmark.critical's rule), or None
+    # seed means at each alpha, what `critical.judged` reads (NaN where unknown), and the class count
+    clean_by_alpha: np.ndarray | None = None
+    y_star_by_alpha: np.ndarray | None = None
+    n_classes: int | None = None
+
+    def critical(self, target: float) -> CriticalMass:
+        """alpha* at this n, degenerate where the model did not learn at an alpha that decides it."""
+        unknown = np.full(len(self.alphas), np.nan)
+        return judged(
+            critical_mass(self.alphas, self.per_seed, target),
+            self.alphas,
+            unknown if self.clean_by_alpha is None else self.clean_by_alpha,
+            unknown if self.y_star_by_alpha is None else self.y_star_by_alpha,
+            self.n_classes,
+        )
 
 
 @dataclass(frozen=True)
@@ -115,11 +128,7 @@ def fit_curves(
 ) -> Fit | None:
     """The log-log fit through the curves whose alpha* is reached (degenerate models never count),
     with its seed bootstrap; None if fewer than two different n reach the target."""
-    used = [
-        c
-        for c in curves
-        if c.degenerate is None and crossing(c.alphas, c.per_seed.mean(0), target)[1] == REACHED
-    ]
+    used = [c for c in curves if c.critical(target).status == REACHED]  # degenerate: not REACHED
     if len({c.n_train for c in used}) < 2:
         return None
     n = np.array([c.n_train for c in used], dtype=float)
@@ -178,7 +187,6 @@ def curves_from_records(records: list[dict]) -> dict[str, list[Curve]]:
             continue
         at_zero = [r["metrics"] for r in recs if float(r["alpha"]) == 0.0]
         clean = float(np.mean([m["clean_accuracy"] for m in at_zero])) if at_zero else None
-        y_star = [m["clean_y_star_rate"] for m in at_zero if m.get("clean_y_star_rate") is not None]
         epochs, batch = hp.get("epochs"), hp.get("batch_size")
         steps = int(epochs) * (int(n) // min(int(batch), int(n))) if epochs and batch else None
         key = canonical(
@@ -199,14 +207,25 @@ def curves_from_records(records: list[dict]) -> dict[str, list[Curve]]:
                 np.array(alphas),
                 np.array([[table[(s, a)] for a in alphas] for s in complete], dtype=float),
                 clean,
-                degenerate_reason(
-                    clean,
-                    float(np.mean(y_star)) if y_star else None,
-                    first.get("n_classes"),
-                ),
+                _seed_means(recs, complete, alphas, "clean_accuracy"),
+                _seed_means(recs, complete, alphas, "clean_y_star_rate"),
+                first.get("n_classes"),
             )
         )
     return groups
+
+
+def _seed_means(recs: list[dict], seeds: list, alphas: list[float], metric: str) -> np.ndarray:
+    """The mean of a metric over `seeds` at each alpha (NaN where no record has it)."""
+    out = []
+    for a in alphas:
+        values = [
+            r["metrics"][metric]
+            for r in recs
+            if float(r["alpha"]) == a and r["seed"] in seeds and r["metrics"].get(metric) is not None
+        ]
+        out.append(float(np.mean(values)) if values else math.nan)
+    return np.array(out)
 
 
 def budget_series(curves: list[Curve]) -> list[tuple[str, list[Curve]]]:
@@ -261,9 +280,7 @@ def scaling_series(
                     c.n_train,
                     c.epochs,
                     c.steps,
-                    critical_mass(c.alphas, c.per_seed, target)
-                    if c.degenerate is None
-                    else CriticalMass(None, DEGENERATE, None, None, c.per_seed.shape[0], target),
+                    c.critical(target),
                     c.clean_accuracy,
                 )
                 for c in mine
@@ -281,16 +298,9 @@ def _num(v: float | None, spec: str) -> str:
     return "n/a" if v is None else format(v, spec)
 
 
-def _interval(cm: CriticalMass, scale: float, spec: str) -> str:
-    """`value [low, high]` of alpha* (scale 1) or of members* (scale n), with the critical-mass wording."""
-    if cm.status == "not_reached":
-        return f"not reached (S < {cm.target:g})"
-    if cm.status == DEGENERATE:
-        return "degenerate (not ranked)"
-    head = ("<= " if cm.status == "at_most" else "") + format(cm.value * scale, spec)
-    high = "not reached" if cm.high is None else format(cm.high * scale, spec)
-    low = "0" if cm.low is None else format(cm.low * scale, spec)  # None: not bounded away from 0
-    return f"{head} [{low}, {high}]"
+def _members(p: Point) -> str:
+    """members* of a point with its interval, in the one alpha* formatter's words."""
+    return p.critical.text(p.n_train, ".0f") if p.critical.ranked else "not ranked"
 
 
 def format_series(series: list[Series]) -> str:
@@ -307,7 +317,7 @@ def format_series(series: list[Series]) -> str:
         for p in s.points:
             lines.append(
                 f"  {p.n_train:>7d} {_num(p.epochs, 'd'):>6} {_num(p.steps, 'd'):>6}  "
-                f"{_interval(p.critical, 1.0, '.3g'):<28} {_interval(p.critical, p.n_train, '.0f'):<24} "
+                f"{p.critical.text():<28} {_members(p):<24} "
                 f"{_num(p.clean_accuracy, '.3f'):>9} {p.critical.n_seeds:>5d}"
             )
         f = s.fit
@@ -386,8 +396,8 @@ def markdown(series: list[Series], fits_only: bool = False) -> str:
                     p.n_train,
                     _num(p.epochs, "d"),
                     _num(p.steps, "d"),
-                    _interval(p.critical, 1.0, ".3g"),
-                    _interval(p.critical, p.n_train, ".0f"),
+                    p.critical.text(),
+                    _members(p),
                     _num(p.clean_accuracy, ".3f"),
                     p.critical.n_seeds,
                 ]

@@ -34,14 +34,14 @@ from aca_bench.benchmark.aggregate import (
     privacy_table,
     runs_frame,
 )
-from aca_bench.benchmark.critical import TARGET
+from aca_bench.benchmark.critical import MIN_SEEDS_FOR_INTERVAL, TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.ids import canonical
 from aca_bench.benchmark.store import DAMAGED, LEASES, RECORDS, SITE_MARKER, fault, load_records
 from aca_bench.leaderboard.downloads import downloads
 from aca_bench.leaderboard.pages import algorithm_page, task_page
 from aca_bench.leaderboard.privacy_plot import privacy_page
-from aca_bench.leaderboard.rows import MIN_INTERVAL_SEEDS, ORDER_NOTE, common_settings, make_rows
+from aca_bench.leaderboard.rows import ORDER_NOTE, common_settings, make_rows
 from aca_bench.leaderboard.scaling_plot import scaling_page
 from aca_bench.leaderboard.sources import Card, SuiteGrid, read_cards, suite_grids, task_descriptions
 from aca_bench.leaderboard.text import DASH
@@ -151,7 +151,7 @@ def render(
         "algorithms": algos,
         "target": target,
         "software": _software(),
-        "min_interval_seeds": MIN_INTERVAL_SEEDS,
+        "min_interval_seeds": MIN_SEEDS_FOR_INTERVAL,
         "order_note": ORDER_NOTE,
         "site_name": SITE_NAME,
         "has_scaling": scaling is not None,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from aca_bench.benchmark.aggregate import plain
 from aca_bench.benchmark.ids import canonical
 
 
@@ -35,7 +36,7 @@ def strict(obj: Any, path: str = "", infinite: list[str] | None = None) -> Any:
 def download_rows(crit: pd.DataFrame) -> list[dict]:
     """One strict row per configuration: the critical table's columns, hparams and task identity."""
     rows = []
-    for r in crit.to_dict(orient="records"):
+    for r in plain(crit).to_dict(orient="records"):
         config = json.loads(r.pop("config_id"))
         r["hparams"] = config["algorithm"]["hparams"]
         r["task_params"] = config["task"].get("params", {})

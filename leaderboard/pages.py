@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from aca_bench.benchmark.aggregate import config_hparams
+from aca_bench.benchmark.critical import NOT_REACHED, REACHED
 from aca_bench.benchmark.ids import canonical
 from aca_bench.leaderboard.plots import Reference, TradeoffPoint, curve_panels, curves_svg, tradeoff_svg
 from aca_bench.leaderboard.rows import Row
@@ -97,14 +98,15 @@ def tradeoff_plots(task: str, crit: pd.DataFrame, cards: dict[str, Card]) -> lis
                 if not math.isfinite(x):
                     refs += _reference(r, f"{series}, {axis}={value_text(hp[axis])}")
                     continue
+                cm = r.critical
                 points.append(
                     TradeoffPoint(
                         series,
                         x,
-                        finite(r.alpha_star),
-                        r.status,
-                        finite(r.alpha_star_low) if int(r.seeds) >= 3 else None,
-                        finite(r.alpha_star_high) if int(r.seeds) >= 3 else None,
+                        cm.value,
+                        cm.status,
+                        cm.low if cm.has_interval else None,
+                        cm.high if cm.has_interval else None,
                         float(r.alpha_max),
                     )
                 )
@@ -119,14 +121,11 @@ def tradeoff_plots(task: str, crit: pd.DataFrame, cards: dict[str, Card]) -> lis
 
 def _reference(r: Any, label: str) -> list[Reference]:
     """A horizontal reference line for a configuration with a known alpha* or bound (else none)."""
-    value = finite(r.alpha_star)
-    if r.status == "reached" and value:
-        return [Reference(f"{label}: \u03b1* = {value:.3g}", value, False)]
-    if r.status == "at_most" and value:
-        return [Reference(f"{label}: \u03b1* \u2264 {value:.3g}", value, True)]
-    if r.status == "not_reached":
-        return [Reference(f"{label}: not reached (> {r.alpha_max:g})", float(r.alpha_max), True)]
-    return []
+    cm = r.critical
+    if cm is None or not cm.ranked:
+        return []
+    y = cm.alpha_max if cm.status == NOT_REACHED else cm.value
+    return [] if not y else [Reference(f"{label}: \u03b1* {cm.point()}", float(y), cm.status != REACHED)]
 
 
 def task_page(

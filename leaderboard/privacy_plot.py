@@ -9,7 +9,9 @@ recomputes alpha*.
 A store sweeps, for one task and algorithm, the axis (`AXES`: target_epsilon, max_grad_norm) its
 configurations set to the most distinct values (both on a tie; at least two). A series is (store, task,
 algorithm, the configurations' other hyperparameters) with the axis and the hyperparameters tuned per
-point (`TUNED`: lr, epochs) left out, holding two or more values of the axis.
+point (`TUNED`: lr, epochs) left out, holding two or more values of the axis. A store whose
+configurations of one task and algorithm differ in the task's parameters (a sweep of n_train) is left
+to the scaling page.
 Series that share everything but the store are drawn in one plot, so two protocols of the same sweep
 (e.g. `dp_clip_shared` with one learning rate for every C, `dp_clip_tuned` with lr tuned per C) stand
 side by side; a sweep of C at two budgets gives one plot per budget.
@@ -18,6 +20,8 @@ side by side; a sweep of C at two budgets gives one plot per budget.
 `templates/privacy.html` with the context and adds the files (the SVGs) to the site.
 """
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, replace
 
@@ -28,7 +32,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
 from aca_bench.benchmark.aggregate import config_hparams, critical_table, runs_frame
-from aca_bench.benchmark.critical import AT_MOST, DEGENERATE, NOT_REACHED, REACHED
+from aca_bench.benchmark.critical import AT_MOST, DEGENERATE, NOT_REACHED, REACHED, CriticalMass
 from aca_bench.benchmark.ids import canonical
 from aca_bench.leaderboard.plots import (
     _RC,
@@ -41,7 +45,7 @@ from aca_bench.leaderboard.plots import (
     _svg,
     nice_ticks,
 )
-from aca_bench.leaderboard.text import DASH, finite, slug, value_text
+from aca_bench.leaderboard.text import DASH, finite, num, slug, value_text
 
 # The hyperparameters a privacy sweep varies, with the words the page uses for them.
 AXES = {"target_epsilon": "privacy budget \u03b5 (target)", "max_grad_norm": "clipping threshold C"}
@@ -59,15 +63,29 @@ class Point:
     x: float
     lr: str
     epochs: str
-    alpha_star: float | None
-    low: float | None
-    high: float | None
-    status: str
-    reason: str | None
-    alpha_max: float
+    critical: CriticalMass
     clean_accuracy: float | None
     clipped_fraction: float | None
-    seeds: int
+
+    @property
+    def status(self) -> str:
+        return self.critical.status
+
+    @property
+    def alpha_star(self) -> float | None:
+        return self.critical.value
+
+    @property
+    def low(self) -> float | None:
+        return self.critical.low if self.critical.has_interval else None
+
+    @property
+    def high(self) -> float | None:
+        return self.critical.high if self.critical.has_interval else None
+
+    @property
+    def alpha_max(self) -> float:
+        return float(self.critical.alpha_max or 0.0)
 
 
 @dataclass(frozen=True)
@@ -95,15 +113,18 @@ class PrivacyPlot:
 
     @property
     def stem(self) -> str:
+        """The plot's file stem and HTML id: readable, and unique by a hash of everything held fixed
+        (two plots that differ only in a hyperparameter outside AXES never share a file)."""
         fixed = "-".join(f"{slug(k)}-{slug(v)}" for k, v in self.fixed if k in AXES)
-        return "-".join(p for p in (slug(self.task), slug(self.algorithm), slug(self.axis), fixed) if p)
+        digest = hashlib.sha256(canonical([self.task, self.algorithm, self.axis, self.fixed]).encode())
+        parts = (slug(self.task), slug(self.algorithm), slug(self.axis), fixed, digest.hexdigest()[:8])
+        return "-".join(p for p in parts if p)
 
 
 def _points(crit: pd.DataFrame) -> list[tuple[dict, Point]]:
     out = []
     for r in crit.itertuples():
         hp = config_hparams(r.config_id)
-        seeds = int(r.seeds)
         out.append(
             (
                 hp,
@@ -111,15 +132,9 @@ def _points(crit: pd.DataFrame) -> list[tuple[dict, Point]]:
                     x=math.nan,
                     lr=value_text(hp.get("lr", DASH)),
                     epochs=value_text(hp.get("epochs", DASH)),
-                    alpha_star=finite(r.alpha_star),
-                    low=finite(r.alpha_star_low),
-                    high=finite(r.alpha_star_high),
-                    status=r.status,
-                    reason=r.degenerate_reason if isinstance(r.degenerate_reason, str) else None,
-                    alpha_max=float(r.alpha_max),
+                    critical=r.critical,
                     clean_accuracy=finite(r.clean_accuracy_at_0),
                     clipped_fraction=finite(r.clipped_fraction_at_0),
-                    seeds=seeds,
                 ),
             )
         )
@@ -143,6 +158,8 @@ def privacy_plots(stores: dict[str, list[dict]], target: float) -> list[PrivacyP
             continue
         crit = critical_table(runs_frame(records), target)
         for (task, algo), mine in crit.groupby(["task", "algorithm"], sort=True):
+            if len({canonical(json.loads(c)["task"]) for c in mine["config_id"]}) > 1:
+                continue  # the store also varies the task (n_train): a scaling sweep, on the scaling page
             points = _points(mine)
             for axis in swept_axes([hp for hp, _ in points]):
                 groups: dict[tuple, list[Point]] = {}
@@ -329,13 +346,10 @@ def training_svg(plot: PrivacyPlot) -> bytes:
         return _svg(fig)
 
 
-def _fmt(v: float | None, spec: str = ".3g") -> str:
-    return DASH if v is None else format(v, spec)
-
-
 def _row(p: Point, store: str) -> dict:
+    cm = p.critical
     if p.status == DEGENERATE:
-        status = p.reason or DEGENERATE
+        status = cm.text()
     elif p.status == NOT_REACHED:
         status = f"not reached (S < target up to \u03b1 = {p.alpha_max:g})"
     elif p.status == AT_MOST:
@@ -345,22 +359,22 @@ def _row(p: Point, store: str) -> dict:
     drawn = p.status in (REACHED, AT_MOST)
     if not drawn:
         interval = DASH
-    elif p.seeds < 3:
-        interval = f"none ({p.seeds} seed{'s' * (p.seeds != 1)})"
+    elif not cm.has_interval:
+        interval = f"none ({cm.n_seeds} seed{'s' * (cm.n_seeds != 1)})"
     else:
-        interval = f"[{_fmt(p.low)}, {'not reached' if p.high is None else _fmt(p.high)}]"
+        interval = cm.interval()
     return {
         "store": store,
         "x": f"{p.x:g}" if math.isfinite(p.x) else INF_LABEL,
         "x_sort": "Infinity" if math.isinf(p.x) else repr(p.x),
         "lr": p.lr,
         "epochs": p.epochs,
-        "alpha_star": (("\u2264 " if p.status == AT_MOST else "") + _fmt(p.alpha_star)) if drawn else DASH,
+        "alpha_star": cm.point() if drawn else DASH,
         "alpha_sort": repr(p.alpha_star) if drawn and p.alpha_star is not None else "",
         "interval": interval,
-        "clean": _fmt(p.clean_accuracy, ".3f"),
-        "clipped": _fmt(p.clipped_fraction, ".2f"),
-        "seeds": p.seeds,
+        "clean": num(p.clean_accuracy, ".3f"),
+        "clipped": num(p.clipped_fraction, ".2f"),
+        "seeds": cm.n_seeds,
         "status": status,
         "degenerate": p.status == DEGENERATE,
     }

@@ -1,9 +1,10 @@
 """Rows of the results tables: alpha* as what is known about it, the rank, settings and provenance.
 
 Ranking (rank 1 = smallest alpha*, the configuration a collective steers most easily) uses only what
-is known about each alpha*: a point ("reached"), an upper bound ("<= a": somewhere in (0, a]) or a
-lower bound ("not reached (> alpha_max)"). A row's rank is one plus the number of rows whose alpha* is
-certainly smaller, so rows the data cannot order share a rank. Degenerate rows (and rows without a
+is known about each alpha* (`CriticalMass.known`): its interval where one is shown, else a point, an
+upper bound ("<= a": somewhere in (0, a]) or a lower bound ("not reached (> alpha_max)"). A row's rank
+is one plus the number of rows whose alpha* is certainly smaller (their interval ends below where this
+one begins), so rows whose intervals overlap or touch share a rank. Degenerate rows (and rows without a
 complete seed) are never ranked: they come after all others, with their reason.
 """
 
@@ -17,11 +18,10 @@ from typing import Any
 import pandas as pd
 
 from aca_bench.benchmark.aggregate import config_hparams
+from aca_bench.benchmark.critical import AT_MOST, DEGENERATE, NOT_REACHED
 from aca_bench.benchmark.ids import canonical, differing_keys
-from aca_bench.leaderboard.text import DASH, finite, num, slug, sort_value, value_text
+from aca_bench.leaderboard.text import DASH, num, slug, sort_value, value_text
 
-# Intervals over fewer seeds than this are not shown (a t band over 1 or 2 seeds says nothing).
-MIN_INTERVAL_SEEDS = 3
 # The project's repository: commits recorded by runs link to it.
 REPOSITORY = "https://github.com/aca-bench/aca-bench"
 RANKED = ("reached", "at_most", "not_reached")
@@ -78,25 +78,20 @@ def _get(r: Any, name: str) -> Any:
 
 
 def _alpha(r: Any) -> tuple[str, str, str, tuple[float, bool, float] | None]:
-    """(shown alpha*, interval, note, known range) of a critical-table row."""
-    status, value, alpha_max = r.status, finite(_get(r, "alpha_star")), finite(_get(r, "alpha_max"))
-    low, high, seeds = finite(_get(r, "alpha_star_low")), finite(_get(r, "alpha_star_high")), int(r.seeds)
-    interval = ""
-    if status in ("reached", "at_most") and seeds >= MIN_INTERVAL_SEEDS and (low, high) != (None, None):
-        interval = f"[{DASH if low is None else format(low, '.3g')}, " + (
-            "not reached]" if high is None else f"{high:.3g}]"
-        )
-    if status == "reached" and value is not None:
-        return format(value, ".3g"), interval, "", (value, False, value)
-    if status == "at_most" and value is not None:
+    """(shown alpha*, interval, note, what is known of it) of a critical-table row, all read from its
+    `CriticalMass`, the value every renderer formats."""
+    cm = r.critical
+    if cm is None:
+        return str(r.status), "", str(r.alpha_star_text), None
+    note = ""
+    if cm.status == AT_MOST:
         note = "the curve crossed the target between \u03b1 = 0 and the smallest positive \u03b1 run"
-        return f"\u2264 {value:.3g}", interval, note, (0.0, True, value)
-    if status == "not_reached":
-        bound = DASH if alpha_max is None else format(alpha_max, "g")
-        note = f"S stayed below the target up to the largest \u03b1 run for this configuration ({bound})"
-        return f"not reached (> {bound})", "", note, (alpha_max or 0.0, True, math.inf)
-    reason = _get(r, "degenerate_reason") or _get(r, "alpha_star_text") or status
-    return str(status).replace("_", " "), "", str(reason), None
+    elif cm.status == NOT_REACHED:
+        top = cm.alpha_max
+        note = f"S stayed below the target up to the largest \u03b1 run for this configuration ({top:g})"
+    elif cm.status == DEGENERATE:
+        note = cm.text()
+    return cm.point(), cm.interval(), note, cm.known()
 
 
 def _commits(text: Any) -> list[Commit]:

@@ -49,16 +49,6 @@ class SeriesView:
     extrapolation: str | None
 
 
-def _bracket(value: float | None, low: float | None, high: float | None, spec: str, status: str) -> str:
-    if status == "degenerate":
-        return "degenerate (not ranked)"
-    if status == "not_reached":
-        return "not reached"
-    lo = "0" if low is None else format(low, spec)  # None: not bounded away from 0
-    hi = "not reached" if high is None else format(high, spec)
-    return f"{'≤ ' if status == 'at_most' else ''}{format(value, spec)} [{lo}, {hi}]"
-
-
 def _view(s: Series) -> SeriesView:
     rows = []
     for p in s.points:
@@ -68,8 +58,8 @@ def _view(s: Series) -> SeriesView:
                 p.n_train,
                 "n/a" if p.epochs is None else str(p.epochs),
                 "n/a" if p.steps is None else str(p.steps),
-                _bracket(cm.value, cm.low, cm.high, ".3g", cm.status),
-                _bracket(p.members(cm.value), p.members(cm.low), p.members(cm.high), ".0f", cm.status),
+                cm.text(),
+                cm.text(p.n_train, ".0f") if cm.ranked else "not ranked",
                 "n/a" if p.clean_accuracy is None else f"{p.clean_accuracy:.3f}",
                 cm.n_seeds,
             )

@@ -112,60 +112,51 @@ def _crit(rows: list[dict]) -> pd.DataFrame:
 
 
 def test_ranks_use_what_is_known_and_degenerate_rows_come_last():
+    """A rank counts the rows whose alpha* is certainly smaller (their interval ends before this one's
+    begins): overlapping intervals, a point against an upper bound, two lower bounds are ties."""
+    from aca_bench.benchmark.critical import CriticalMass
     from aca_bench.leaderboard.rows import make_rows
 
+    def row(config, status, value, low, high, seeds, reason=None):
+        cm = CriticalMass(
+            value, status, low, high, seeds, 0.9, 0.1 if status == "not_reached" else 0.4, reason
+        )
+        return {"config": config, "status": status, "alpha_star": value, "seeds": seeds, "critical": cm}
+
+    reason = "degenerate: clean accuracy 0.10 at alpha 0"
     crit = _crit(
         [
-            {
-                "config": "A",
-                "status": "reached",
-                "alpha_star": 0.01,
-                "alpha_star_low": 0.008,
-                "alpha_star_high": 0.012,
-                "seeds": 5,
-            },
-            {
-                "config": "B",
-                "status": "at_most",
-                "alpha_star": 0.001,
-                "alpha_star_low": None,
-                "alpha_star_high": 0.001,
-                "seeds": 5,
-            },
-            {
-                "config": "C",
-                "status": "reached",
-                "alpha_star": 0.0005,
-                "alpha_star_low": 0.0005,
-                "alpha_star_high": 0.0005,
-                "seeds": 1,
-            },
-            {"config": "D", "status": "not_reached", "alpha_star": None, "alpha_max": 0.1, "seeds": 5},
-            {"config": "E", "status": "reached", "alpha_star": 0.2, "alpha_max": 0.4, "seeds": 5},
-            {
-                "config": "F",
-                "status": "degenerate",
-                "alpha_star": None,
-                "seeds": 5,
-                "degenerate_reason": "degenerate: clean accuracy 0.10 at alpha 0",
-            },
+            row("A", "reached", 0.01, 0.008, 0.012, 5),
+            row("G", "reached", 0.011, 0.009, 0.02, 5),  # overlaps A's interval
+            row("B", "at_most", 0.001, None, 0.001, 5),
+            row("C", "reached", 0.0005, None, None, 1),  # one seed: a point, no interval
+            row("D", "not_reached", None, None, None, 5),
+            row("E", "reached", 0.2, 0.15, 0.3, 5),
+            row("F", "degenerate", None, None, None, 5, reason),
         ]
     )
     rows = make_rows(crit, {})
     assert [(r.config, r.rank) for r in rows] == [
         ("C", "1="),  # 0.0005 and "<= 0.001" cannot be ordered
         ("B", "1="),
-        ("A", "3"),
-        ("E", "4="),  # 0.2 and "> 0.1" cannot be ordered
-        ("D", "4="),
+        ("A", "3="),  # [0.008, 0.012] and [0.009, 0.02] overlap: a tie, not an order
+        ("G", "3="),
+        ("E", "5="),  # [0.15, 0.3] and "> 0.1" cannot be ordered
+        ("D", "5="),
         ("F", "\u2013"),  # never ranked, last
     ]
     by = {r.config: r for r in rows}
     assert by["A"].interval == "[0.008, 0.012]" and by["C"].interval == ""  # no interval below 3 seeds
-    assert by["B"].alpha_star == "\u2264 0.001" and by["D"].alpha_star == "not reached (> 0.1)"
-    assert by["F"].alpha_star == "degenerate" and by["F"].note == "degenerate: clean accuracy 0.10 at alpha 0"
+    assert by["B"].alpha_star == "<= 0.001" and by["B"].interval == "[0, 0.001]"
+    assert by["D"].alpha_star == "not reached (> 0.1)"
+    assert by["F"].alpha_star == "degenerate" and by["F"].note == reason
     assert by["F"].rank_sort == "" and by["F"].alpha_sort == ""
-    assert [r.alpha_sort for r in rows[:5]] == ["0", "1", "2", "3", "4"]
+    assert [r.alpha_sort for r in rows[:6]] == ["0", "1", "2", "3", "4", "5"]
+    # touching intervals are not an order either; a gap is
+    crit = _crit([row("A", "reached", 0.01, 0.0075, 0.015, 5), row("B", "reached", 0.005, 0.002, 0.0075, 5)])
+    assert [r.rank for r in make_rows(crit, {})] == ["1=", "1="]
+    crit = _crit([row("A", "reached", 0.01, 0.008, 0.015, 5), row("B", "reached", 0.005, 0.002, 0.0075, 5)])
+    assert [(r.config, r.rank) for r in make_rows(crit, {})] == [("B", "1"), ("A", "2")]
 
 
 def test_a_degenerate_configuration_is_shown_with_its_reason_and_never_ranked(tmp_path, monkeypatch):
@@ -186,6 +177,7 @@ def test_a_degenerate_configuration_is_shown_with_its_reason_and_never_ranked(tm
         ]
         crit["degenerate_reason"] = None
         crit.loc[hit, "degenerate_reason"] = reason
+        crit.loc[hit, "critical"] = [cm.degenerate(reason) for cm in crit.loc[hit, "critical"]]
         return crit
 
     monkeypatch.setattr(build, "critical_table", with_degenerate)

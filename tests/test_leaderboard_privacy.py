@@ -189,6 +189,6 @@ def test_reference_epsilon_sweep():
     for row, e in zip(view["rows"], sorted(eps), strict=True):
         c = by_eps[e]
         shown = f"{c.alpha_star:.3g}" if c.status == REACHED else DASH
-        assert row["alpha_star"].removeprefix("\u2264 ") == shown
+        assert row["alpha_star"].removeprefix("<= ") == shown
         assert row["seeds"] == c.seeds
     assert set(files) == {view["alpha_plot"], view["training_plot"]}

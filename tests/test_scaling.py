@@ -174,11 +174,36 @@ def test_a_degenerate_n_is_not_ranked_and_left_out_of_the_fit():
     assert series.fit.n_points == 3
     assert series_dict(series)["points"][0]["alpha_star"] is None
     text = format_series([series])
-    assert "degenerate (not ranked)" in text and "(3 n)" in text
+    assert "degenerate: clean accuracy 0.17 at alpha 0" in text and "not ranked" in text and "(3 n)" in text
     # the same records without the collapse fit all four n
     for r in recs:
         r["metrics"]["clean_accuracy"] = 0.95
     assert scaling_series(recs, TARGET, n_boot=100)[0].fit.n_points == 4
+
+
+def test_a_crossing_reached_only_by_a_collapsed_model_is_degenerate():
+    """The DP-SGD case at n = 500: a model that learned at alpha 0 but is at chance where S first reaches
+    the target (y* everywhere) did not cross; the point is flagged, never fitted, in the table and the fit
+    alike."""
+    recs = synthetic_records(-1.0, FIXED_EPOCHS)
+    for r in recs:
+        r["n_classes"] = 10
+    at_500 = [r for r in recs if r["n_train"] == 500]
+    crossed = min(r["alpha"] for r in at_500 if r["metrics"]["success"] >= TARGET)
+    for r in at_500:
+        if r["alpha"] >= crossed:
+            r["metrics"]["clean_accuracy"] = 0.10
+    (series,) = scaling_series(recs, TARGET, n_boot=100)
+    cm = series.points[0].critical
+    assert cm.status == "degenerate" and "where alpha* is decided" in cm.text()
+    assert series.fit.n_points == 3
+    crit = critical_table(runs_frame(recs), TARGET).sort_values("n_train")
+    assert crit["status"].tolist() == ["degenerate", "reached", "reached", "reached"]
+    # collapse only above every alpha that decides alpha* leaves it ranked
+    top = max(r["alpha"] for r in at_500)  # 0.96, far above the bracket [0.1, 0.16]
+    for r in at_500:
+        r["metrics"]["clean_accuracy"] = 0.10 if r["alpha"] == top else 0.95
+    assert scaling_series(recs, TARGET, n_boot=100)[0].points[0].critical.status == "reached"
 
 
 def test_no_fit_with_fewer_than_two_reached_n():

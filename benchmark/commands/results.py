@@ -4,7 +4,7 @@ import json
 
 import click
 
-from aca_bench.benchmark.aggregate import critical_table, curves, runs_frame
+from aca_bench.benchmark.aggregate import critical_table, curves, plain, runs_frame
 from aca_bench.benchmark.commands.options import out_option, target_option
 from aca_bench.benchmark.critical import INTERVAL_NAME, MIN_SEEDS_FOR_INTERVAL
 from aca_bench.benchmark.errors import BenchError
@@ -46,16 +46,11 @@ def format_curves(cur) -> str:
 
 def members_text(r) -> str:
     """`; members* 75 [60, 90] of 4000`: alpha* as a count of training examples, where it is known."""
-    m, n = getattr(r, "members_star", None), getattr(r, "n_train", None)
-    if m is None or m != m or n is None or n != n:
+    cm, n = getattr(r, "critical", None), getattr(r, "n_train", None)
+    if cm is None or cm.value is None or n is None or n != n:
         return ""
-    known = [v is not None and v == v for v in (r.members_star_low, r.members_star_high)]
-    head = f"; members* {'<= ' if r.status == 'at_most' else ''}{m:.0f}"
-    if r.seeds < MIN_SEEDS_FOR_INTERVAL:
-        return f"{head} of {int(n)}"
-    low = f"{r.members_star_low:.0f}" if known[0] else "0"  # not bounded away from 0
-    high = f"{r.members_star_high:.0f}" if known[1] else "not reached"
-    return f"{head} [{low}, {high}] of {int(n)}"
+    body = cm.text(int(n), ".0f") if cm.has_interval else cm.point(int(n), ".0f")
+    return f"; members* {body} of {int(n)}"
 
 
 def format_critical(crit) -> str:
@@ -125,13 +120,14 @@ def command(out, fmt, target) -> None:
         click.echo(format_critical(crit))
     elif fmt == "csv":
         click.echo("# S(alpha)\n" + cur.drop(columns="config_id").to_csv(index=False))
-        click.echo("# alpha*\n" + crit.drop(columns="config_id").to_csv(index=False))
+        click.echo("# alpha*\n" + plain(crit).drop(columns="config_id").to_csv(index=False))
     else:
+        flat = plain(crit).drop(columns="config_id")
         click.echo(
             json.dumps(
                 {
                     "curves": json.loads(cur.drop(columns="config_id").to_json(orient="records")),
-                    "critical_mass": json.loads(crit.drop(columns="config_id").to_json(orient="records")),
+                    "critical_mass": json.loads(flat.to_json(orient="records")),
                 },
                 indent=2,
             )
