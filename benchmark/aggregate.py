@@ -34,9 +34,49 @@ def _shown(value) -> str:
     return "default" if value is None else str(value)
 
 
+# Hyperparameters whose None means "the algorithm's default rule" and whose resolved value the run
+# records in `algorithm_record`: a configuration is identified by the value it ran with, so
+# `delta=None` and `delta=0.0001` are one configuration when the rule gave 0.0001.
+RESOLVED_DEFAULTS = ("delta",)
+
+
+def identity(r: dict, full_n: dict[str, int]) -> tuple[dict, dict]:
+    """(task, algorithm) of a record as its configuration is identified: defaults resolved to what
+    the run used (`RESOLVED_DEFAULTS`), and an `n_train` task parameter equal to the task's full
+    training set (`full_n`, per task name) dropped, since it trains on all of it like a run without
+    one."""
+    task, algo = r["task"], r["algorithm"]
+    ran = r.get("algorithm_record") or {}
+    hp = {
+        k: ran[k] if v is None and k in RESOLVED_DEFAULTS and k in ran else v
+        for k, v in algo["hparams"].items()
+    }
+    params = dict(task.get("params", {}))
+    if params.get("n_train") is not None and params["n_train"] == full_n.get(task["name"]):
+        del params["n_train"]
+    return {**task, "params": params}, {**algo, "hparams": hp}
+
+
+def full_sizes(records: list[dict]) -> dict[str, int]:
+    """Per task, the training-set size of its runs without an `n_train` parameter (all of its data)."""
+    out: dict[str, int] = {}
+    for r in records:
+        if r["task"].get("params", {}).get("n_train") is None and isinstance(r.get("n_train"), int):
+            out[r["task"]["name"]] = max(out.get(r["task"]["name"], 0), r["n_train"])
+    return out
+
+
+def config_id(r: dict, full_n: dict[str, int]) -> str:
+    """A record's configuration id: canonical JSON of its `identity` (what `runs_frame` groups by)."""
+    task, algorithm = identity(r, full_n)
+    return canonical({"task": task, "algorithm": algorithm})
+
+
 def runs_frame(records: list[dict]) -> pd.DataFrame:
-    """One row per run with its configuration id, label, alpha, seed and metrics."""
+    """One row per run with its configuration id (`identity`), label, alpha, seed and metrics."""
     rows = []
+    full_n = full_sizes(records)
+    records = [{**r, "task": t, "algorithm": a} for r in records for t, a in [identity(r, full_n)]]
     # the hyperparameters and task parameters that tell configurations apart, shown in their labels so
     # that configurations never share a label
     varying = differing_keys(

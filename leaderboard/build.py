@@ -39,6 +39,7 @@ from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.ids import canonical
 from aca_bench.benchmark.store import DAMAGED, LEASES, RECORDS, SITE_MARKER, fault, load_records
 from aca_bench.leaderboard.downloads import downloads
+from aca_bench.leaderboard.headline import headline, standard_settings
 from aca_bench.leaderboard.pages import algorithm_page, task_page
 from aca_bench.leaderboard.privacy_plot import privacy_page
 from aca_bench.leaderboard.rows import ORDER_NOTE, common_settings, make_rows
@@ -111,12 +112,15 @@ def render(
     common = common_settings(crit)
     files: dict[str, bytes] = {}
     tasks = []
+    settings = standard_settings(grids)
     for t in sorted(crit["task"].unique()):
         mine = crit[crit["task"] == t]
+        head = mine[mine["config_id"].isin(headline(list(mine["config_id"]), settings))]
         tasks.append(
             task_page(
                 t,
                 make_rows(mine, common),
+                make_rows(head, common),
                 mine,
                 cur[cur["task"] == t],
                 runs[runs["task"] == t],

@@ -31,6 +31,7 @@ class TaskPage:
     rows: list[Row]
     has_groups: bool
     has_epsilon: bool
+    headline: list[Row] = field(default_factory=list)  # at the standard setting (`headline`), ranked apart
     description: Any = ""
     synthetic: list[str] = field(default_factory=list)
     plots: list[Plot] = field(default_factory=list)
@@ -41,6 +42,11 @@ class TaskPage:
     strategies: list[list[tuple[str, str]]] = field(default_factory=list)
     versions: list[str] = field(default_factory=list)
     params: list[list[tuple[str, str]]] = field(default_factory=list)
+
+    @property
+    def show_n(self) -> bool:
+        """Whether the configurations trained on different numbers of examples (then a column says)."""
+        return len({r.n_train for r in self.rows}) > 1
 
 
 @dataclass
@@ -131,6 +137,7 @@ def _reference(r: Any, label: str) -> list[Reference]:
 def task_page(
     task: str,
     rows: list[Row],
+    headline: list[Row],
     crit: pd.DataFrame,
     cur: pd.DataFrame,
     runs: pd.DataFrame,
@@ -151,6 +158,7 @@ def task_page(
         rows,
         has_groups=bool(crit["worst_group_accuracy_at_0"].notna().any()),
         has_epsilon=bool(crit["epsilon"].notna().any()),
+        headline=headline,
         description=markdown(description) if description else "",
     )
     panels = curve_panels(list(cur["config"].unique()))

@@ -67,7 +67,10 @@ class Row:
     rank: str = DASH
     rank_sort: str = ""
     rank_note: str = ""
-    alpha_sort: str = ""
+    alpha_sort: str = ""  # the row's place in rank order: sorting one task's table by alpha*
+    alpha_value_sort: str = ""  # alpha* itself (a bound as its bound): sorting rows of several tasks
+    n_train: str = DASH
+    n_train_sort: str = ""
     known: tuple[float, bool, float] | None = None  # (low, low is open, high) of alpha*
 
 
@@ -92,6 +95,13 @@ def _alpha(r: Any) -> tuple[str, str, str, tuple[float, bool, float] | None]:
     elif cm.status == DEGENERATE:
         note = cm.text()
     return cm.point(), cm.interval(), note, cm.known()
+
+
+def _value_sort(cm: Any) -> str:
+    """alpha* as a number to sort by: its point, `<= a` as a, `not reached (> a)` after every number."""
+    if cm is None or not cm.ranked:
+        return ""
+    return "Infinity" if cm.status == NOT_REACHED else sort_value(cm.value)
 
 
 def _commits(text: Any) -> list[Commit]:
@@ -162,6 +172,9 @@ def make_rows(crit: pd.DataFrame, common: dict[str, dict[str, Any]]) -> list[Row
                 device=str(_get(r, "device") or DASH),
                 commits=_commits(_get(r, "git_commit")),
                 known=known,
+                alpha_value_sort=_value_sort(r.critical),
+                n_train=num(_get(r, "n_train"), ".0f"),
+                n_train_sort=sort_value(_get(r, "n_train")),
             )
         )
     return rank(rows)

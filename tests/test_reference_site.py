@@ -71,3 +71,42 @@ def test_a_sweep_of_n_is_on_the_scaling_page_not_the_privacy_page(site):
         "scaling_dp" in (site / "scaling.html").read_text()
         or "target_epsilon" in (site / "scaling.html").read_text()
     )
+
+
+def _table(html: str, table_id: str) -> list[tuple[str, str]]:
+    """(configuration, rank) of each row of one results table."""
+    table = html.split(f'id="{table_id}"')[1].split("</table>")[0]
+    return re.findall(r'<tr data-config="([^"]+)"[^>]*>\s*<td class="num col-rank"[^>]*>([^<]*)<', table)
+
+
+def test_the_index_ranks_one_standard_setting_per_task_and_merges_identical_configurations(site):
+    """The headline of mnist_patch is the standard suite's configurations at the full training set:
+    quick's ERM and scaling's ERM at n = 4,000 (the full set) are one row, DP-SGD appears at the
+    standard suite's four budgets, and no sweep of n, epochs or C is ranked beside them."""
+    index = (site / "index.html").read_text()
+    head = _table(index, "results-mnist_patch")
+    assert sorted(c for c, _ in head) == [
+        "dpsgd(epochs=16, lr=1.0, max_grad_norm=1.0, target_epsilon=8.0)",
+        "dpsgd(epochs=16, lr=2.0, max_grad_norm=1.0, target_epsilon=inf)",
+        "dpsgd(epochs=8, lr=1.0, max_grad_norm=1.0, target_epsilon=1.0)",
+        "dpsgd(epochs=8, lr=2.0, max_grad_norm=1.0, target_epsilon=2.0)",
+        "erm(epochs=10)",
+    ]
+    assert head[0] == ("erm(epochs=10)", "1")
+    erm = (
+        index.split('id="results-mnist_patch"')[1]
+        .split('<tr data-config="erm(epochs=10)"')[1]
+        .split("</tr>")[0]
+    )
+    assert 'col-runs" data-sort-value="60"' in erm  # 35 quick runs + 25 scaling runs at n = 4,000
+    task = (site / "tasks" / "mnist_patch.html").read_text()
+    every = [c for c, _ in _table(task, "results")]
+    assert len(every) == len(set(every)) > len(head)
+    assert not [c for c in every if "delta=" in c]  # delta=None resolved to the 1e-4 the runs used
+    assert 'col-n" data-sort-value="500.0"' in task.split('id="results"')[1]  # n varies: a column says
+    assert "col-n" not in index  # the headline holds one n
+
+
+def test_rows_whose_intervals_overlap_share_a_rank_on_the_site(site):
+    birds = _table((site / "index.html").read_text(), "results-waterbirds_feature_flip")
+    assert {r for _, r in birds} == {"1="}  # every interval overlaps or touches ERM's [0.0075, 0.015]

@@ -21,7 +21,7 @@ import click
 import numpy as np
 import torch
 
-from aca_bench.benchmark.aggregate import critical_table, runs_frame
+from aca_bench.benchmark.aggregate import config_id, critical_table, full_sizes, runs_frame
 from aca_bench.benchmark.commands.options import (
     ExecutorFlags,
     apply_seeds,
@@ -40,7 +40,7 @@ from aca_bench.benchmark.markdown import markdown_table
 from aca_bench.benchmark.plan import AUTO, Experiment
 from aca_bench.benchmark.store import Store
 from aca_bench.benchmark.suite import load_suite, with_alphas
-from aca_bench.benchmark.sweep import ExecutorChoice, SweepResult, config_key, run_sweep
+from aca_bench.benchmark.sweep import ExecutorChoice, SweepResult, run_sweep
 
 
 def model_epochs(record: dict) -> int:
@@ -60,8 +60,9 @@ def stacks(records: list[dict]) -> dict[tuple[str, float], list[dict]]:
 def arm_rows(records: list[dict], target: float) -> dict[str, dict]:
     """config key -> {label, model_epochs, records, crit row} of one arm's records."""
     out: dict[str, dict] = {}
+    sizes = full_sizes(records)
     for r in records:
-        row = out.setdefault(config_key(r), {"model_epochs": 0, "records": []})
+        row = out.setdefault(config_id(r, sizes), {"model_epochs": 0, "records": []})
         row["model_epochs"] += model_epochs(r)
         row["records"].append(r)
     crit = critical_table(runs_frame(records), target)

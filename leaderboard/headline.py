@@ -1,0 +1,65 @@
+"""The headline leaderboard: per task, the configurations at the standard setting, ranked on their own.
+
+A configuration is a headline one when it trains on the task's full training set (no `n_train`
+subsample, after `aggregate.identity` merged a subsample of the full size into the full set) and
+matches an experiment of the `standard` suite for its task and algorithm: every hyperparameter the
+experiment sets has that value (2 and 2.0 alike). An algorithm the standard suite does not run on
+the task (an outside entry run with `run standard --algorithm NAME`, or any algorithm on a task the
+suite leaves out) takes every configuration on the full training set, and so does an algorithm none
+of whose configurations on the task matches its standard experiment (a store that never ran the
+standard setting still has a headline). Everything else (sweeps of n, epochs, epsilon, C)
+is an exploration: listed on the task page with the columns that vary, and on the scaling and
+privacy pages.
+"""
+
+import json
+from typing import Any
+
+from aca_bench.leaderboard.sources import SuiteGrid
+from aca_bench.leaderboard.text import finite
+
+STANDARD_SUITE = "standard"
+
+Setting = tuple[str, tuple[tuple[str, Any], ...]]  # (algorithm, the hyperparameters it sets)
+
+
+def standard_settings(grids: dict[str, list[SuiteGrid]]) -> dict[str, list[Setting]]:
+    """Per task, the (algorithm, hyperparameters) of each experiment of the standard suite."""
+    out: dict[str, list[Setting]] = {}
+    for algorithm, experiments in sorted(grids.items()):
+        for g in experiments:
+            if g.suite == STANDARD_SUITE:
+                out.setdefault(g.task, []).append((algorithm, g.hparams))
+    return out
+
+
+def is_headline(config_id: str, settings: dict[str, list[Setting]]) -> bool:
+    """Whether the configuration `config_id` (canonical JSON of its task and algorithm) is at its
+    task's standard setting (see the module docstring)."""
+    config = json.loads(config_id)
+    task, algorithm = config["task"], config["algorithm"]
+    if task.get("params", {}).get("n_train") is not None:
+        return False
+    mine = [fixed for name, fixed in settings.get(task["name"], []) if name == algorithm["name"]]
+    hp = algorithm["hparams"]
+    return not mine or any(all(_same(hp.get(k), v) for k, v in fixed) for fixed in mine)
+
+
+def headline(config_ids: list[str], settings: dict[str, list[Setting]]) -> set[str]:
+    """The configurations of `config_ids` the headline ranks: per task and algorithm those at the
+    standard setting (`is_headline`), or, where none is, those on the full training set."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for cid in config_ids:
+        c = json.loads(cid)
+        groups.setdefault((c["task"]["name"], c["algorithm"]["name"]), []).append(cid)
+    out: set[str] = set()
+    for ids in groups.values():
+        standard = {c for c in ids if is_headline(c, settings)}
+        out |= standard or {c for c in ids if json.loads(c)["task"].get("params", {}).get("n_train") is None}
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as settings: numbers by value (inf included), anything else as written."""
+    x, y = finite(a), finite(b)
+    return x == y if x is not None and y is not None else a == b
