@@ -289,9 +289,13 @@ def scaling_series(
     return sorted(out, key=lambda s: (s.task, s.label, s.budget))
 
 
-def percent(x: float) -> str:
-    """A fraction as a percentage to two significant digits: 0.00093 -> '0.093%'."""
-    return f"{100 * x:.2g}%"
+def fraction(x: float) -> str:
+    """An extrapolated alpha* as a fraction, like every alpha* the product shows, to the two
+    significant digits its bootstrap supports: 0.00093 -> '0.00093'."""
+    return f"{x:.2g}"
+
+
+PUBLISHED = f"~{PUBLISHED_ALPHA:g} (the poster's {PUBLISHED_ALPHA:.1%})"
 
 
 def _num(v: float | None, spec: str) -> str:
@@ -331,9 +335,10 @@ def format_series(series: list[Series]) -> str:
             f"{f.n_boot_used}/{f.n_boot} resamples"
         )
         lines.append(
-            f"  extrapolated to n = {f.at_n:,}: alpha* {percent(f.alpha_at_n)} [{percent(f.alpha_at_n_low)}, "
-            f"{percent(f.alpha_at_n_high)}] = {m:.0f} [{m_lo:.0f}, {m_hi:.0f}] members "
-            f"(published for SGD on {PUBLISHED_N:,} MNIST digits: ~{PUBLISHED_ALPHA:.1%})"
+            f"  extrapolated to n = {f.at_n:,}: alpha* {fraction(f.alpha_at_n)} "
+            f"[{fraction(f.alpha_at_n_low)}, {fraction(f.alpha_at_n_high)}] = "
+            f"{m:.0f} [{m_lo:.0f}, {m_hi:.0f}] members "
+            f"(published for SGD on {PUBLISHED_N:,} MNIST digits: {PUBLISHED})"
         )
     return "\n".join(lines)
 
@@ -412,9 +417,9 @@ def markdown(series: list[Series], fits_only: bool = False) -> str:
                 name,
                 f"{f.slope:.2f} [{f.slope_low:.2f}, {f.slope_high:.2f}]",
                 f.n_points,
-                f"{percent(f.alpha_at_n)} [{percent(f.alpha_at_n_low)}, {percent(f.alpha_at_n_high)}]",
+                f"{fraction(f.alpha_at_n)} [{fraction(f.alpha_at_n_low)}, {fraction(f.alpha_at_n_high)}]",
                 f"{m:.0f} [{m_lo:.0f}, {m_hi:.0f}]",
-                f"~{PUBLISHED_ALPHA:.1%}",
+                PUBLISHED,
             ]
         )
     fit_table = markdown_table(

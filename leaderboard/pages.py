@@ -57,6 +57,7 @@ class AlgorithmPage:
     hparams: list[dict]
     suites: list[dict]
     rows: list[Row]
+    command: str  # how a reader runs it through the standard suite
 
 
 def pairs(d: dict) -> list[tuple[str, str]]:
@@ -289,7 +290,8 @@ def algorithm_page(
         }
         for k, vs in sorted(values.items())
     ]
-    return AlgorithmPage(name, slug(name), shown, hparams, suites, rows)
+    command = card.command if card is not None else Card(name, "", {}).command
+    return AlgorithmPage(name, slug(name), shown, hparams, suites, rows, command)
 
 
 def _order(text: str) -> tuple:

@@ -14,11 +14,12 @@ from matplotlib.figure import Figure
 
 from aca_bench.benchmark.scaling import (
     N_BOOT,
+    PUBLISHED,
     PUBLISHED_ALPHA,
     PUBLISHED_N,
     STEPS_TOLERANCE,
     Series,
-    percent,
+    fraction,
     scaling_series,
 )
 from aca_bench.leaderboard.plots import _RC, _colors, _label, _set_ticks, _svg, nice_ticks
@@ -73,7 +74,7 @@ def _view(s: Series) -> SeriesView:
         f"({f.n_boot_used:,} of {f.n_boot:,} resamples reached the target at every n)"
     )
     extrapolation = (
-        f"alpha* {percent(f.alpha_at_n)} [{percent(f.alpha_at_n_low)}, {percent(f.alpha_at_n_high)}], "
+        f"alpha* {fraction(f.alpha_at_n)} [{fraction(f.alpha_at_n_low)}, {fraction(f.alpha_at_n_high)}], "
         f"{m:.0f} [{m_lo:.0f}, {m_hi:.0f}] members at n = {f.at_n:,}"
     )
     return SeriesView(f"{s.task} / {s.label}, {s.budget}", rows, fit, extrapolation)
@@ -147,7 +148,7 @@ def scaling_svg(series: list[Series]) -> bytes:
                 markersize=13,
                 color="black",
                 linestyle="none",
-                label=None if scale_by_n else _label(f"published: ~{PUBLISHED_ALPHA:.1%} of {PUBLISHED_N:,}"),
+                label=None if scale_by_n else _label(f"published: ~{PUBLISHED_ALPHA:g} of {PUBLISHED_N:,}"),
             )
             ax.set_xscale("log")
             ax.set_yscale("log")
@@ -182,7 +183,7 @@ def scaling_page(
     context = {
         "series": [_view(s) for s in series],
         "plot": PLOT_PATH,
-        "published_alpha": f"{PUBLISHED_ALPHA:.1%}",
+        "published_alpha": PUBLISHED,
         "published_n": f"{PUBLISHED_N:,}",
         "scaling_n_boot": f"{n_boot:,}",
         "steps_tolerance": f"{STEPS_TOLERANCE:.0%}",

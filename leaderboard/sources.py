@@ -6,6 +6,7 @@ Nothing here imports an implementation, so building the site never loads torch o
 
 import ast
 import importlib.util
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,13 @@ class Card:
     source: str
     fields: dict[str, Any]
     tradeoff_axes: dict[str, str] = field(default_factory=dict)
+    registry: str | None = None  # the --registry path it was found under; None: a built-in entry
+
+    @property
+    def command(self) -> str:
+        """How a reader runs this entry through the standard suite (an outside one needs its path)."""
+        extra = "" if self.registry is None else f" --registry {shlex.quote(self.registry)}"
+        return f"aca-bench run standard --algorithm {shlex.quote(self.name)}{extra}"
 
 
 def read_cards(extra: list[Path] | None = None) -> tuple[dict[str, Card], list[str]]:
@@ -49,7 +57,12 @@ def read_cards(extra: list[Path] | None = None) -> tuple[dict[str, Card], list[s
             continue
         axes = data.get("tradeoff_axes")
         axes = {str(k): str(v) for k, v in axes.items()} if isinstance(axes, dict) else {}
-        cards[data["name"]] = Card(data["name"], str(path), data, axes)
+        outside = [
+            e
+            for e in extra or []
+            if path.resolve() == Path(e).resolve() or Path(e).resolve() in path.resolve().parents
+        ]
+        cards[data["name"]] = Card(data["name"], str(path), data, axes, str(outside[0]) if outside else None)
     return cards, problems
 
 

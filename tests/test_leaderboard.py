@@ -291,6 +291,18 @@ def test_registry_strings_are_escaped_and_unsafe_links_are_text(site):
     assert page.count("<script") == 1  # the site's own sortable.js only
 
 
+def test_an_outside_entry_is_suggested_with_its_registry_path(site, inputs):
+    """Without --registry an outside entry fails with 'unknown algorithm': the page's command names it."""
+    page = _read(site, "algorithms/xss-algo.html")
+    assert f"aca-bench run standard --algorithm xss-algo --registry {inputs[1]}</code>" in page
+    from aca_bench.leaderboard.sources import Card
+
+    assert Card("erm", "algorithms/erm.yaml", {}).command == "aca-bench run standard --algorithm erm"
+    assert Card("a b", "x.yaml", {}, registry="my reg").command.endswith(
+        "--algorithm 'a b' --registry 'my reg'"
+    )
+
+
 def test_downloads_hold_the_aggregated_table(site):
     csv = pd.read_csv(site / "data/leaderboard.csv")
     doc = json.loads(_read(site, "data/leaderboard.json"))

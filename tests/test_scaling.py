@@ -310,7 +310,7 @@ def test_docs_scaling_view_renders_the_tables_and_the_fit(tmp_path):
     fit_row = next(line for line in body if line.startswith("| erm, 10 epochs | -"))
     slope = float(fit_row.split("|")[2].split()[0])
     assert slope == pytest.approx(-1.0, abs=0.15)
-    assert "`aca-bench run scaling`" in out and "~0.1%" in out
+    assert "`aca-bench run scaling`" in out and "~0.001 (the poster's 0.1%)" in out
     assert render(out, tmp_path) == out
     fits = render(doc.replace("view=scaling", "view=scaling-fits"), tmp_path).splitlines()
     assert [line for line in fits if line.startswith("| erm, 10 epochs | ")] == [fit_row]  # no per-n rows
