@@ -24,7 +24,8 @@ from aca_bench.benchmark.scaling import (
 )
 from aca_bench.leaderboard.plots import _RC, _colors, _label, _set_ticks, _svg, nice_ticks
 
-PLOT_PATH = "scaling/alpha_star_vs_n.svg"
+# the two panels: alpha* (a fraction) and members* (a count) against n
+PLOT_PATHS = {False: "scaling/alpha_star_vs_n.svg", True: "scaling/members_star_vs_n.svg"}
 
 
 @dataclass(frozen=True)
@@ -80,88 +81,83 @@ def _view(s: Series) -> SeriesView:
     return SeriesView(f"{s.task} / {s.label}, {s.budget}", rows, fit, extrapolation)
 
 
-def scaling_svg(series: list[Series]) -> bytes:
-    """Two log-log panels, alpha* and members* against n: per series the points with their
-    intervals, the fitted line drawn out to the extrapolation's n (dashed beyond the data) with the
-    extrapolation's interval as a bar there, and the published point as a black star. An n whose alpha*
-    was not reached has no point (the page's table lists it)."""
+def scaling_svg(series: list[Series], scale_by_n: bool) -> bytes:
+    """One log-log panel, alpha* (or members*, `scale_by_n`) against n: per series the points with
+    their intervals, the fitted line drawn out to the extrapolation's n (dashed beyond the data) with
+    the extrapolation's interval as a bar there, and the published point as a black star. An n whose
+    alpha* was not reached, or whose model is degenerate, has no point (the page's table lists it).
+    Two panels, not one figure of two: each is readable at a phone's width."""
     with mpl.rc_context(_RC):
-        fig = Figure(figsize=(11.0, 5.0 + 0.3 * (len(series) + 1) / 2), layout="constrained")
-        axes = fig.subplots(1, 2)
-        shown: dict[bool, list[float]] = {False: [], True: []}  # y values drawn per panel (by n?), for ticks
+        fig = Figure(figsize=(7.0, 4.4 + 0.32 * (len(series) + 1)), layout="constrained")
+        ax = fig.subplots()
+        shown: list[float] = []  # y values drawn, for the ticks
         for color, s in zip(_colors(len(series)), series, strict=True):
-            name = _label(f"{s.task} / {s.label}, {s.budget}")
-            for ax, scale_by_n in zip(axes, (False, True), strict=True):
-                pts = [p for p in s.points if p.critical.value is not None]
-                k = [p.n_train if scale_by_n else 1.0 for p in pts]
-                xs = [p.n_train for p in pts]
-                ys = [p.critical.value * f for p, f in zip(pts, k, strict=True)]
-                lows = [(p.critical.low if p.critical.low is not None else p.critical.value) for p in pts]
-                highs = [(p.critical.high if p.critical.high is not None else p.critical.value) for p in pts]
-                yerr = [
-                    [y - lo * f for y, lo, f in zip(ys, lows, k, strict=True)],
-                    [hi * f - y for y, hi, f in zip(ys, highs, k, strict=True)],
-                ]
-                shown[scale_by_n].extend(y - e for y, e in zip(ys, yerr[0], strict=True))
-                shown[scale_by_n].extend(y + e for y, e in zip(ys, yerr[1], strict=True))
-                if pts:
-                    ax.errorbar(
-                        xs,
-                        ys,
-                        yerr=yerr,
-                        color=color,
-                        marker="o",
-                        markersize=4,
-                        capsize=3,
-                        linestyle="none",
-                        label=name if not scale_by_n else None,
-                    )
-                f = s.fit
-                if f is None:
-                    continue
-                lo_n, hi_n = min(xs), max(xs)
-                for a, b, style in ((lo_n, hi_n, "-"), (hi_n, f.at_n, "--")):
-                    ns = [a, b]
-                    line = [
-                        math.exp(f.intercept + f.slope * math.log(n)) * (n if scale_by_n else 1) for n in ns
-                    ]
-                    ax.plot(ns, line, color=color, linestyle=style, linewidth=1.2)
-                mult = f.at_n if scale_by_n else 1
-                mid = f.alpha_at_n * mult
-                shown[scale_by_n].extend([f.alpha_at_n_low * mult, f.alpha_at_n_high * mult])
+            pts = [p for p in s.points if p.critical.value is not None]
+            k = [p.n_train if scale_by_n else 1.0 for p in pts]
+            xs = [p.n_train for p in pts]
+            ys = [p.critical.value * f for p, f in zip(pts, k, strict=True)]
+            lows = [(p.critical.low if p.critical.low is not None else p.critical.value) for p in pts]
+            highs = [(p.critical.high if p.critical.high is not None else p.critical.value) for p in pts]
+            yerr = [
+                [y - lo * f for y, lo, f in zip(ys, lows, k, strict=True)],
+                [hi * f - y for y, hi, f in zip(ys, highs, k, strict=True)],
+            ]
+            shown.extend(y - e for y, e in zip(ys, yerr[0], strict=True))
+            shown.extend(y + e for y, e in zip(ys, yerr[1], strict=True))
+            if pts:
                 ax.errorbar(
-                    [f.at_n],
-                    [mid],
-                    yerr=[[mid - f.alpha_at_n_low * mult], [f.alpha_at_n_high * mult - mid]],
+                    xs,
+                    ys,
+                    yerr=yerr,
                     color=color,
-                    marker="s",
+                    marker="o",
                     markersize=4,
                     capsize=3,
-                    markerfacecolor="none",
+                    linestyle="none",
+                    label=_label(f"{s.task} / {s.label}, {s.budget}"),
                 )
-        for ax, scale_by_n in zip(axes, (False, True), strict=True):
-            published = PUBLISHED_ALPHA * (PUBLISHED_N if scale_by_n else 1)
-            ax.plot(
-                [PUBLISHED_N],
-                [published],
-                marker="*",
-                markersize=13,
-                color="black",
-                linestyle="none",
-                label=None if scale_by_n else _label(f"published: ~{PUBLISHED_ALPHA:g} of {PUBLISHED_N:,}"),
+            f = s.fit
+            if f is None:
+                continue
+            lo_n, hi_n = min(xs), max(xs)
+            for a, b, style in ((lo_n, hi_n, "-"), (hi_n, f.at_n, "--")):
+                line = [
+                    math.exp(f.intercept + f.slope * math.log(n)) * (n if scale_by_n else 1) for n in (a, b)
+                ]
+                ax.plot([a, b], line, color=color, linestyle=style, linewidth=1.2)
+            mult = f.at_n if scale_by_n else 1
+            mid = f.alpha_at_n * mult
+            shown.extend([f.alpha_at_n_low * mult, f.alpha_at_n_high * mult])
+            ax.errorbar(
+                [f.at_n],
+                [mid],
+                yerr=[[mid - f.alpha_at_n_low * mult], [f.alpha_at_n_high * mult - mid]],
+                color=color,
+                marker="s",
+                markersize=4,
+                capsize=3,
+                markerfacecolor="none",
             )
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ns = sorted({p.n_train for s in series for p in s.points} | {PUBLISHED_N})
-            _set_ticks(ax.xaxis, [float(n) for n in ns])
-            ax.tick_params(axis="x", labelrotation=45)
-            ys = [y for y in [*shown[scale_by_n], published] if y > 0]
-            _set_ticks(ax.yaxis, nice_ticks(min(ys), max(ys)))
-            ax.set_xlabel("training-set size n (log scale)")
-        axes[0].set_ylabel("alpha* (log scale)")
-        axes[1].set_ylabel("members* = alpha* x n (log scale)")
-        axes[0].set_title("critical mass as a fraction")
-        axes[1].set_title("critical mass as a count")
+        published = PUBLISHED_ALPHA * (PUBLISHED_N if scale_by_n else 1)
+        ax.plot(
+            [PUBLISHED_N],
+            [published],
+            marker="*",
+            markersize=13,
+            color="black",
+            linestyle="none",
+            label=f"published: ~{published:g} of {PUBLISHED_N:,}" + (" digits" if scale_by_n else ""),
+        )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ns = sorted({p.n_train for s in series for p in s.points} | {PUBLISHED_N})
+        _set_ticks(ax.xaxis, [float(n) for n in ns])
+        ax.tick_params(axis="x", labelrotation=45)
+        ys = [y for y in [*shown, published] if y > 0]
+        _set_ticks(ax.yaxis, nice_ticks(min(ys), max(ys)))
+        ax.set_xlabel("training-set size n (log scale)")
+        ax.set_ylabel("members* = alpha* x n (log scale)" if scale_by_n else "alpha* (log scale)")
+        ax.set_title("critical mass as a count" if scale_by_n else "critical mass as a fraction")
         fig.legend(loc="outside lower center", ncols=1, frameon=False)
         return _svg(fig)
 
@@ -182,10 +178,10 @@ def scaling_page(
         return None, {}
     context = {
         "series": [_view(s) for s in series],
-        "plot": PLOT_PATH,
+        "plots": [PLOT_PATHS[False], PLOT_PATHS[True]],
         "published_alpha": PUBLISHED,
         "published_n": f"{PUBLISHED_N:,}",
         "scaling_n_boot": f"{n_boot:,}",
         "steps_tolerance": f"{STEPS_TOLERANCE:.0%}",
     }
-    return context, {PLOT_PATH: scaling_svg(series)}
+    return context, {path: scaling_svg(series, by_n) for by_n, path in PLOT_PATHS.items()}

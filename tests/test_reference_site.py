@@ -110,3 +110,18 @@ def test_the_index_ranks_one_standard_setting_per_task_and_merges_identical_conf
 def test_rows_whose_intervals_overlap_share_a_rank_on_the_site(site):
     birds = _table((site / "index.html").read_text(), "results-waterbirds_feature_flip")
     assert {r for _, r in birds} == {"1="}  # every interval overlaps or touches ERM's [0.0075, 0.015]
+
+
+def test_task_trade_off_plots_draw_the_standard_setting_only(site):
+    """Drawn with every sweep, the epsilon plot had 15-18 series and 17 reference lines (ERM at n = 500
+    beside DP-SGD at 4,000); at the standard setting it holds DP-SGD's budgets, epsilon inf and ERM."""
+    svg = (site / "plots" / "mnist_patch-dpsgd-alpha-vs-target_epsilon.svg").read_text()
+    legend = re.findall(r"<!-- (.*?) -->", svg.split('<g id="legend_1">')[1])
+    assert legend == [
+        "epochs=16, lr=1",
+        "epochs=8, lr=1",
+        "epochs=8, lr=2",
+        "epochs=16, lr=2, target_epsilon=inf: α* 0.111",
+        "erm(epochs=10): α* 0.018",
+    ]
+    assert not (site / "plots" / "mnist_patch-dpsgd-alpha-vs-max_grad_norm.svg").exists()  # C: privacy page

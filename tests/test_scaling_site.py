@@ -7,7 +7,7 @@ import pytest
 from test_scaling import FIXED_EPOCHS, FIXED_STEPS, TARGET, synthetic_records
 
 from aca_bench.leaderboard.build import environment
-from aca_bench.leaderboard.scaling_plot import PLOT_PATH, scaling_page
+from aca_bench.leaderboard.scaling_plot import PLOT_PATHS, scaling_page
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +25,19 @@ def test_context_has_a_row_per_n_and_the_fit_per_series(page):
     assert [r.steps for r in ctx["series"][1].rows] == ["623", "615", "620", "620"]
     assert epochs.fit.startswith("slope -1.0") or epochs.fit.startswith("slope -0.9")
     assert "members at n = 60,000" in epochs.extrapolation
-    assert ctx["published_alpha"] == "~0.001 (the poster's 0.1%)" and ctx["plot"] == PLOT_PATH
+    assert ctx["published_alpha"] == "~0.001 (the poster's 0.1%)" and ctx["plots"] == [PLOT_PATHS[False], PLOT_PATHS[True]]
 
 
-def test_plot_is_a_deterministic_svg_with_both_panels(page):
+def test_plots_are_deterministic_svgs_one_panel_each(page):
+    """alpha* and members* are two figures (small multiples that stack on a phone), not one of two panels."""
     recs, _, files = page
-    svg = files[PLOT_PATH]
-    root = ET.fromstring(svg)
-    assert root.tag.endswith("svg")
-    assert svg.count(b'id="axes_') == 2
-    assert scaling_page(recs, TARGET, n_boot=100)[1][PLOT_PATH] == svg
+    assert set(files) == set(PLOT_PATHS.values())
+    again = scaling_page(recs, TARGET, n_boot=100)[1]
+    for path, svg in files.items():
+        assert ET.fromstring(svg).tag.endswith("svg")
+        assert svg.count(b'id="axes_') == 1
+        assert again[path] == svg
+    assert b"critical mass as a count" in files[PLOT_PATHS[True]]
 
 
 def test_page_renders_with_the_site_template(page):
@@ -58,7 +61,7 @@ def test_page_renders_with_the_site_template(page):
     assert not set(ctx) & set(common)
     html = environment().get_template("scaling.html").render(**common, **ctx)
     assert html.count("<table") == 2 and "extrapolation" in html.lower()
-    assert f'src="{PLOT_PATH}"' in html
+    assert all(f'src="{path}"' in html for path in PLOT_PATHS.values())
     assert "60,000" in html and "0.1%" in html and "(100 resamples)" in html
 
 

@@ -42,14 +42,32 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def _serve(site: Path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def served_reference(tmp_path_factory):
+    """Base URL of the site built from the committed reference records (`leaderboard/reference`)."""
+    from aca_bench.leaderboard.build import build_site
+
+    site = tmp_path_factory.mktemp("reference") / "site"
+    build_site(str(Path(__file__).resolve().parents[1] / "leaderboard" / "reference"), site)
+    server = _serve(site)
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """Base URL of the site built from the fabricated store, served on 127.0.0.1 at a free port."""
     root = tmp_path_factory.mktemp("browser")
     site = build(write_store(root / "store", fabricated_records()), root / "site", xss_registry(root / "reg"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = _serve(site)
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     server.server_close()
@@ -119,7 +137,7 @@ def test_index_tables_sorting_and_screenshot(page, served):
     assert len(mnist) == 5 and len(birds) == 2
     nr = next(r for r in mnist if r[0] == "dpsgd(max_grad_norm=0.5, target_epsilon=1.0)")
     assert nr[3] == "not reached (> 0.1)" and nr[7] == "0.98" and nr[8:10] == ["2", "8"]
-    assert "0123456789abcdef0123" in nr[10] and "2026-01-01" in nr[10]
+    assert "0123456789ab" in nr[10] and "0123456789abcdef0123" not in nr[10] and "2026-01-01" in nr[10]
     erm = next(r for r in mnist if r[0] == "erm")
     assert erm[3].startswith("0.00") and "[" not in erm[3] and erm[5] == "0.020" and erm[7] == "\u2013"
     dro = next(r for r in birds if r[0] == "groupdro")
@@ -296,3 +314,49 @@ def test_dark_mode_follows_the_reader_preference(browser, served):
     assert colors["light"][:2] == ["rgb(255, 255, 255)", "rgb(29, 35, 48)"]
     assert colors["dark"][:2] == ["rgb(21, 24, 30)", "rgb(227, 231, 238)"]
     assert colors["dark"][2] == colors["light"][2] == "rgb(255, 255, 255)"
+
+
+PAGES_OF_THE_REFERENCE_SITE = (
+    "index.html",
+    "methodology.html",
+    "scaling.html",
+    "privacy.html",
+    "tasks/mnist_patch.html",
+    "tasks/grouped_digits.html",
+    "tasks/waterbirds_feature_flip.html",
+    "algorithms/dpsgd.html",
+    "algorithms/erm.html",
+    "algorithms/groupdro.html",
+)
+OVERFLOW = """() => Array.from(document.querySelectorAll('.scroll')).map(b => [
+    b.scrollWidth > b.clientWidth + 1,
+    !!(b.previousElementSibling && b.previousElementSibling.classList.contains('scroll-hint')),
+    b.querySelector('table') ? b.querySelector('table').id : ''])"""
+
+
+@pytest.mark.parametrize("width", (1366, 390))
+def test_the_reference_site_fits_desktop_and_phone_and_says_when_a_table_scrolls(
+    browser, served_reference, width
+):
+    """Every page of the reference site fits the viewport; at 1366 px the results tables fit whole
+    (their Provenance column was clipped), and a table wider than the screen has a line saying so."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    _watch(page)
+    for rel in PAGES_OF_THE_REFERENCE_SITE:
+        assert page.goto(served_reference + rel).status == 200, rel
+        page.wait_for_load_state("load")
+        wide = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+        assert wide <= width, (rel, wide)
+        boxes = page.evaluate(OVERFLOW)
+        assert all(hint == over for over, hint, _ in boxes), (rel, boxes)  # a hint exactly where it scrolls
+        if width == 1366:
+            assert not [t for over, _, t in boxes if over and t.startswith("results")], rel
+        else:
+            assert any(over for over, _, _ in boxes) or rel in ("methodology.html",), rel
+        if rel in ("index.html", "scaling.html", "privacy.html"):
+            ARTIFACTS.mkdir(exist_ok=True)
+            name = rel.removesuffix(".html")
+            page.screenshot(path=str(ARTIFACTS / f"reference-{name}-{width}px.png"), full_page=False)
+    assert page.problems == []
+    context.close()

@@ -39,6 +39,26 @@
     th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
   }
 
+  // A table wider than its scroll box gets a line above it saying so, and the box a shadow at its edge.
+  function markOverflow() {
+    Array.prototype.forEach.call(document.querySelectorAll(".scroll"), function (box) {
+      var wide = box.scrollWidth > box.clientWidth + 1;
+      var hint = box.previousElementSibling;
+      var has = hint !== null && hint.classList.contains("scroll-hint");
+      box.classList.toggle("overflowing", wide);
+      if (wide && !has) {
+        hint = document.createElement("p");
+        hint.className = "scroll-hint";
+        hint.textContent = "Wider than the screen: scroll the table sideways \u2192";
+        box.parentNode.insertBefore(hint, box);
+      } else if (!wide && has) {
+        hint.remove();
+      }
+    });
+  }
+  markOverflow();
+  window.addEventListener("resize", markOverflow);
+
   var tables = document.querySelectorAll("table.sortable");
   Array.prototype.forEach.call(tables, function (table) {
     if (!table.tHead || !table.tBodies.length) {
