@@ -25,7 +25,8 @@ def test_context_has_a_row_per_n_and_the_fit_per_series(page):
     assert [r.steps for r in ctx["series"][1].rows] == ["623", "615", "620", "620"]
     assert epochs.fit.startswith("slope -1.0") or epochs.fit.startswith("slope -0.9")
     assert "members at n = 60,000" in epochs.extrapolation
-    assert ctx["published_alpha"] == "~0.001 (the poster's 0.1%)" and ctx["plots"] == [PLOT_PATHS[False], PLOT_PATHS[True]]
+    assert ctx["published_alpha"] == "~0.001 (the poster's 0.1%)"
+    assert ctx["plots"] == [PLOT_PATHS[False], PLOT_PATHS[True]]
 
 
 def test_plots_are_deterministic_svgs_one_panel_each(page):
