@@ -14,7 +14,7 @@ from aca_bench.benchmark.ids import canonical
 from aca_bench.leaderboard.plots import Reference, TradeoffPoint, curve_panels, curves_svg, tradeoff_svg
 from aca_bench.leaderboard.rows import Row
 from aca_bench.leaderboard.sources import Card, SuiteGrid
-from aca_bench.leaderboard.text import DASH, finite, markdown, num, safe_url, slug, value_text
+from aca_bench.leaderboard.text import DASH, finite, markdown, num, safe_url, slug, sort_value, value_text
 
 
 @dataclass
@@ -237,8 +237,10 @@ def _privacy(crit: pd.DataFrame, privacy: pd.DataFrame, cards: dict[str, Card]) 
         rows.append(
             {
                 "config": r.config,
-                "axes": [value_text(hp[a]) if a in hp else DASH for a in axes],
+                "axes": [(value_text(hp[a]), sort_value(hp[a])) if a in hp else (DASH, "") for a in axes],
                 "epsilon": num(r.epsilon, ".3g"),
+                "epsilon_sort": sort_value(r.epsilon),  # inf: after every number, not last both ways
+                "delta_sort": sort_value(r.delta),
                 "delta": num(r.delta, ".2g"),
                 "noise": num(r.noise_multiplier, ".3g"),
                 "accountant": r.accountant or DASH,

@@ -183,6 +183,12 @@ SORT_CHECK = """
           if (!numeric) { return raw.toLowerCase(); }
           return raw === "" || isNaN(Number(raw)) ? null : Number(raw);
         });
+        Array.from(table.tBodies[0].rows).forEach((r, j) => {
+          const shown = r.cells[i] ? r.cells[i].textContent.trim() : "";
+          if (numeric && (shown === "inf" || shown === "\u221e") && keys[j] === null) {
+            bad.push([t, i, "inf has no sort key: it would sort last both ways"]);
+          }
+        });
         const present = keys.filter(k => k !== null);
         if (keys.slice(0, present.length).some(k => k === null)) { bad.push([t, i, "empty not last"]); }
         for (let j = 1; j < present.length; j++) {
@@ -348,6 +354,7 @@ def test_the_reference_site_fits_desktop_and_phone_and_says_when_a_table_scrolls
         page.wait_for_load_state("load")
         wide = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
         assert wide <= width, (rel, wide)
+        assert page.evaluate(SORT_CHECK) == [], rel
         boxes = page.evaluate(OVERFLOW)
         assert all(hint == over for over, hint, _ in boxes), (rel, boxes)  # a hint exactly where it scrolls
         if width == 1366:
