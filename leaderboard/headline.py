@@ -15,8 +15,8 @@ privacy pages.
 import json
 from typing import Any
 
+from aca_bench.benchmark.values import finite
 from aca_bench.leaderboard.sources import SuiteGrid
-from aca_bench.leaderboard.text import finite
 
 STANDARD_SUITE = "standard"
 

@@ -11,10 +11,11 @@ import pandas as pd
 from aca_bench.benchmark.aggregate import config_hparams
 from aca_bench.benchmark.critical import NOT_REACHED, REACHED
 from aca_bench.benchmark.ids import canonical
+from aca_bench.benchmark.values import finite, value_text
 from aca_bench.leaderboard.plots import Reference, TradeoffPoint, curve_panels, curves_svg, tradeoff_svg
 from aca_bench.leaderboard.rows import Row
 from aca_bench.leaderboard.sources import Card, SuiteGrid
-from aca_bench.leaderboard.text import DASH, finite, markdown, num, safe_url, slug, sort_value, value_text
+from aca_bench.leaderboard.text import DASH, markdown, num, safe_url, slug, sort_value
 
 
 @dataclass

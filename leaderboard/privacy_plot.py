@@ -1,39 +1,21 @@
-"""The site's privacy page: alpha* against the privacy budget epsilon and against the clipping threshold C,
-one series per results store, beside the clean accuracy and the fraction of clipped gradients at alpha 0;
-and the page's template context, a pure function of the run records of each store.
-
-Every number comes from `aca_bench.benchmark.aggregate.critical_table` run on one store's records: alpha*, its
-interval (none below 3 seeds), the degenerate rule and `clipped_fraction_at_0`. Nothing here
-recomputes alpha*.
-
-A store sweeps, for one task and algorithm, the axis (`AXES`: target_epsilon, max_grad_norm) its
-configurations set to the most distinct values (both on a tie; at least two). A series is (store, task,
-algorithm, the configurations' other hyperparameters) with the axis and the hyperparameters tuned per
-point (`TUNED`: lr, epochs) left out, holding two or more values of the axis. A store whose
-configurations of one task and algorithm differ in the task's parameters (a sweep of n_train) is left
-to the scaling page.
-Series that share everything but the store are drawn in one plot, so two protocols of the same sweep
-(e.g. `dp_clip_shared` with one learning rate for every C, `dp_clip_tuned` with lr tuned per C) stand
-side by side; a sweep of C at two budgets gives one plot per budget.
+"""The site's privacy page: the privacy series of `aca_bench.benchmark.privacy_series` drawn (alpha*
+against epsilon or C per store, beside clean accuracy and the clipped fraction at alpha 0) and
+tabulated; the page's template context is a pure function of the run records of each store.
 
 `privacy_page(stores, target)` returns (context, files): the site builder renders
 `templates/privacy.html` with the context and adds the files (the SVGs) to the site.
 """
 
-import hashlib
-import json
 import math
-from dataclasses import dataclass, replace
 
 import matplotlib as mpl
-import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
-from aca_bench.benchmark.aggregate import config_hparams, critical_table, runs_frame
-from aca_bench.benchmark.critical import AT_MOST, DEGENERATE, NOT_REACHED, REACHED, CriticalMass
-from aca_bench.benchmark.ids import canonical
+from aca_bench.benchmark.critical import AT_MOST, DEGENERATE, NOT_REACHED, REACHED
+from aca_bench.benchmark.privacy_series import AXES, TUNED, Point, PrivacyPlot, privacy_series
+from aca_bench.benchmark.values import value_text
 from aca_bench.leaderboard.plots import (
     _RC,
     UNMEASURED,
@@ -45,140 +27,18 @@ from aca_bench.leaderboard.plots import (
     _svg,
     nice_ticks,
 )
-from aca_bench.leaderboard.text import DASH, finite, num, slug, value_text
+from aca_bench.leaderboard.text import DASH, num, slug
 
-# The hyperparameters a privacy sweep varies, with the words the page uses for them.
-AXES = {"target_epsilon": "privacy budget \u03b5 (target)", "max_grad_norm": "clipping threshold C"}
-# Chosen per point of a sweep (a firm tunes them per budget): never part of a series' identity.
-TUNED = ("lr", "epochs")
 INF_GAP = 4.0  # epsilon = inf is drawn this factor to the right of the largest finite value
 INF_LABEL = "\u221e"
 PLOT_DIR = "privacy"
 
 
-@dataclass(frozen=True)
-class Point:
-    """One configuration of a series: its axis value and what the aggregation says of it."""
-
-    x: float
-    lr: str
-    epochs: str
-    critical: CriticalMass
-    clean_accuracy: float | None
-    clipped_fraction: float | None
-
-    @property
-    def status(self) -> str:
-        return self.critical.status
-
-    @property
-    def alpha_star(self) -> float | None:
-        return self.critical.value
-
-    @property
-    def low(self) -> float | None:
-        return self.critical.low if self.critical.has_interval else None
-
-    @property
-    def high(self) -> float | None:
-        return self.critical.high if self.critical.has_interval else None
-
-    @property
-    def alpha_max(self) -> float:
-        return float(self.critical.alpha_max or 0.0)
-
-
-@dataclass(frozen=True)
-class Series:
-    store: str
-    points: list[Point]
-
-
-@dataclass(frozen=True)
-class PrivacyPlot:
-    """One plot: a task, an algorithm, an axis and the fixed hyperparameters; a series per store."""
-
-    task: str
-    algorithm: str
-    axis: str
-    fixed: tuple[tuple[str, str], ...]
-    series: list[Series]
-
-    @property
-    def title(self) -> str:
-        shown = ", ".join(f"{k} = {v}" for k, v in self.fixed if k in AXES)
-        return f"\u03b1* against {AXES[self.axis]}: {self.algorithm} on {self.task}" + (
-            f", {shown}" if shown else ""
-        )
-
-    @property
-    def stem(self) -> str:
-        """The plot's file stem and HTML id: readable, and unique by a hash of everything held fixed
-        (two plots that differ only in a hyperparameter outside AXES never share a file)."""
-        fixed = "-".join(f"{slug(k)}-{slug(v)}" for k, v in self.fixed if k in AXES)
-        digest = hashlib.sha256(canonical([self.task, self.algorithm, self.axis, self.fixed]).encode())
-        parts = (slug(self.task), slug(self.algorithm), slug(self.axis), fixed, digest.hexdigest()[:8])
-        return "-".join(p for p in parts if p)
-
-
-def _points(crit: pd.DataFrame) -> list[tuple[dict, Point]]:
-    out = []
-    for r in crit.itertuples():
-        hp = config_hparams(r.config_id)
-        out.append(
-            (
-                hp,
-                Point(
-                    x=math.nan,
-                    lr=value_text(hp.get("lr", DASH)),
-                    epochs=value_text(hp.get("epochs", DASH)),
-                    critical=r.critical,
-                    clean_accuracy=finite(r.clean_accuracy_at_0),
-                    clipped_fraction=finite(r.clipped_fraction_at_0),
-                ),
-            )
-        )
-    return out
-
-
-def swept_axes(hparams: list[dict]) -> list[str]:
-    """The axes a store sweeps for one task and algorithm: of those with two or more values, the ones with
-    the most values (a C sweep run at two budgets is a sweep of C, not five two-point sweeps of epsilon)."""
-    counts = {a: len({finite(hp.get(a)) for hp in hparams} - {None}) for a in AXES}
-    most = max(counts.values(), default=0)
-    return [a for a, n in counts.items() if n == most and n >= 2]
-
-
-def privacy_plots(stores: dict[str, list[dict]], target: float) -> list[PrivacyPlot]:
-    """The plots of the page, in a stable order: per (task, algorithm, axis, fixed hyperparameters), one
-    series per store holding at least two values of the axis there."""
-    found: dict[tuple, dict[str, list[Point]]] = {}
-    for store, records in sorted(stores.items()):
-        if not records:
-            continue
-        crit = critical_table(runs_frame(records), target)
-        for (task, algo), mine in crit.groupby(["task", "algorithm"], sort=True):
-            if len({canonical(json.loads(c)["task"]) for c in mine["config_id"]}) > 1:
-                continue  # the store also varies the task (n_train): a scaling sweep, on the scaling page
-            points = _points(mine)
-            for axis in swept_axes([hp for hp, _ in points]):
-                groups: dict[tuple, list[Point]] = {}
-                for hp, p in points:
-                    x = finite(hp.get(axis))
-                    if x is None:
-                        continue
-                    fixed = tuple(
-                        sorted((k, value_text(v)) for k, v in hp.items() if k != axis and k not in TUNED)
-                    )
-                    groups.setdefault(fixed, []).append(replace(p, x=x))
-                for fixed, pts in groups.items():
-                    if len({p.x for p in pts}) >= 2:
-                        key = (task, algo, axis, fixed)
-                        found.setdefault(key, {})[store] = sorted(pts, key=lambda p: p.x)
-    return [
-        PrivacyPlot(task, algo, axis, fixed, [Series(s, pts) for s, pts in sorted(by_store.items())])
-        for (task, algo, axis, fixed), by_store in sorted(found.items(), key=lambda kv: canonical(kv[0]))
-    ]
+def stem(plot: PrivacyPlot) -> str:
+    """The plot's file stem and HTML id: readable, and unique by the plot's key."""
+    fixed = "-".join(f"{slug(k)}-{slug(v)}" for k, v in plot.fixed if k in AXES)
+    parts = (slug(plot.task), slug(plot.algorithm), slug(plot.axis), fixed, plot.key)
+    return "-".join(p for p in parts if p)
 
 
 def _positions(plot: PrivacyPlot) -> tuple[dict[float, float], list[float], list[str]]:
@@ -367,8 +227,8 @@ def _row(p: Point, store: str) -> dict:
         "store": store,
         "x": f"{p.x:g}" if math.isfinite(p.x) else INF_LABEL,
         "x_sort": "Infinity" if math.isinf(p.x) else repr(p.x),
-        "lr": p.lr,
-        "epochs": p.epochs,
+        "lr": DASH if p.lr is None else value_text(p.lr),
+        "epochs": DASH if p.epochs is None else value_text(p.epochs),
         "alpha_star": cm.point() if drawn else DASH,
         "alpha_sort": repr(p.alpha_star) if drawn and p.alpha_star is not None else "",
         "interval": interval,
@@ -383,20 +243,20 @@ def _row(p: Point, store: str) -> dict:
 def privacy_page(stores: dict[str, list[dict]], target: float) -> tuple[dict | None, dict[str, bytes]]:
     """(template context, files) of the privacy page; (None, {}) when no store sweeps epsilon or C, so
     the site leaves the page out."""
-    plots = privacy_plots(stores, target)
+    plots = privacy_series(stores, target)
     if not plots:
         return None, {}
     files: dict[str, bytes] = {}
     views = []
     for plot in plots:
-        alpha_path = f"{PLOT_DIR}/{plot.stem}-alpha.svg"
-        training_path = f"{PLOT_DIR}/{plot.stem}-training.svg"
+        alpha_path = f"{PLOT_DIR}/{stem(plot)}-alpha.svg"
+        training_path = f"{PLOT_DIR}/{stem(plot)}-training.svg"
         files[alpha_path] = alpha_svg(plot, target)
         files[training_path] = training_svg(plot)
         views.append(
             {
                 "title": plot.title,
-                "anchor": plot.stem,
+                "anchor": stem(plot),
                 "axis": plot.axis,
                 "axis_label": AXES[plot.axis],
                 "fixed": ", ".join(f"{k} = {v}" for k, v in plot.fixed) or DASH,

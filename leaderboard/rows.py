@@ -20,7 +20,8 @@ import pandas as pd
 from aca_bench.benchmark.aggregate import config_hparams
 from aca_bench.benchmark.critical import AT_MOST, DEGENERATE, NOT_REACHED
 from aca_bench.benchmark.ids import canonical, differing_keys
-from aca_bench.leaderboard.text import DASH, num, slug, sort_value, value_text
+from aca_bench.benchmark.values import value_text
+from aca_bench.leaderboard.text import DASH, num, slug, sort_value
 
 # The project's repository: commits recorded by runs link to it.
 REPOSITORY = "https://github.com/aca-bench/aca-bench"

@@ -1,4 +1,5 @@
-"""Text helpers of the site: number cells, sort keys, safe slugs and links, escaped Markdown."""
+"""Text helpers of the site: number cells, sort keys, safe slugs and links, escaped Markdown (numbers
+and settings as values: `aca_bench.benchmark.values`)."""
 
 import hashlib
 import html
@@ -9,18 +10,9 @@ from urllib.parse import urlparse
 
 from markupsafe import Markup
 
+from aca_bench.benchmark.values import finite
+
 DASH = "\u2013"
-
-
-def finite(x: Any) -> float | None:
-    """x as a float, or None when it is missing, not a number or NaN (inf is kept)."""
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) else x
 
 
 def num(x: Any, spec: str) -> str:
@@ -51,19 +43,6 @@ def safe_url(url: Any) -> str | None:
         return None
     parsed = urlparse(url)
     return url if parsed.scheme in ("http", "https") and parsed.netloc else None
-
-
-def value_text(v: Any) -> str:
-    """A setting's value as a reader expects it: strings bare, numbers plain, inf as 'inf'."""
-    if isinstance(v, str):
-        return v
-    if v is None:
-        return "none"
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, float):
-        return format(v, "g")
-    return str(v)
 
 
 _LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from aca_bench.benchmark.aggregate import critical_table, curves, runs_frame
-from aca_bench.benchmark.commands.select import choose, choose_shared, markdown
+from aca_bench.benchmark.commands.select import markdown
 from aca_bench.benchmark.critical import (
     AT_MOST,
     DEGENERATE,
@@ -21,6 +21,7 @@ from aca_bench.benchmark.critical import (
     degenerate_reason,
     linear_secant,
 )
+from aca_bench.benchmark.selection import choose, choose_shared
 from aca_bench.benchmark.store import Store
 
 ALPHAS = np.array([0.0, 0.001, 0.01, 0.1])
@@ -224,6 +225,14 @@ def test_selection_picks_best_mean_validation_accuracy(cli, tmp_path):
         "target_epsilon=2.0: lr=1.0, epochs=8  val clean accuracy 0.8050 "
         "(2 seeds, 2 grid points; runner-up 0.7050)",
     ]
+    # --algorithm chooses among another algorithm's configurations (e.g. ERM's epochs on full MNIST)
+    whole = cli("select", "--out", tmp_path, "--by", "", "--over", "lr,epochs", "--algorithm", "dpsgd")
+    assert whole.output.splitlines()[0] == (
+        "dpsgd: lr=2.0, epochs=8  val clean accuracy 0.9550 (2 seeds, 3 grid points; runner-up 0.8050)"
+    )
+    none = cli("select", "--out", tmp_path, "--over", "epochs", "--by", "", "--algorithm", "erm")
+    assert none.exit_code != 0
+    assert "no erm records at alpha 0 on the validation split (eval_split: val)" in none.output
 
 
 def test_shared_setting_maximises_the_worst_clip():

@@ -13,9 +13,10 @@ from test_leaderboard import record, write_store
 
 from aca_bench.benchmark.aggregate import critical_table, runs_frame
 from aca_bench.benchmark.critical import DEGENERATE, NOT_REACHED, REACHED, TARGET
+from aca_bench.benchmark.privacy_series import TUNED, privacy_series
 from aca_bench.benchmark.store import load_records
 from aca_bench.leaderboard.build import build_site, render
-from aca_bench.leaderboard.privacy_plot import INF_LABEL, TUNED, alpha_figure, privacy_page, privacy_plots
+from aca_bench.leaderboard.privacy_plot import INF_LABEL, alpha_figure, privacy_page
 from aca_bench.leaderboard.text import DASH
 
 CLIPS = (0.1, 0.5, 1.0, 5.0, 10.0)
@@ -84,7 +85,7 @@ def page(stores):
 
 
 def test_two_stores_are_two_series_in_one_plot_per_epsilon(stores):
-    plots = privacy_plots(stores, TARGET)
+    plots = privacy_series(stores, TARGET)
     assert [(p.axis, dict(p.fixed)["target_epsilon"]) for p in plots] == [
         ("max_grad_norm", "2"),
         ("max_grad_norm", "inf"),
@@ -94,14 +95,14 @@ def test_two_stores_are_two_series_in_one_plot_per_epsilon(stores):
         assert all([pt.x for pt in s.points] == list(CLIPS) for s in p.series)
         assert not set(TUNED) & {k for k, _ in p.fixed}  # lr differs per C in one store: still one series
     tuned = plots[1].series[1]
-    assert [pt.lr for pt in tuned.points] == [f"{2.0 / c:g}" for c in CLIPS]
+    assert [pt.lr for pt in tuned.points] == [2.0 / c for c in CLIPS]
 
 
 def test_values_match_aggregate(stores, page):
     """Every row's alpha*, interval, clean accuracy and clipped fraction is aggregate's for that store,
     and the plot draws exactly aggregate's alpha* of the reached configurations."""
     ctx, _ = page
-    plots = privacy_plots(stores, TARGET)
+    plots = privacy_series(stores, TARGET)
     for view, plot in zip(ctx["privacy_plots"], plots, strict=True):
         eps = dict(plot.fixed)["target_epsilon"]
         ax = alpha_figure(plot, TARGET).axes[0]
@@ -138,7 +139,7 @@ def test_degenerate_and_not_reached_are_never_drawn_as_values(stores, page):
     assert bad["status"].startswith("degenerate: clean accuracy 0.09 at alpha 0")
     never = rows[("dp_clip_shared", "5")]
     assert never["alpha_star"] == DASH and never["status"].startswith("not reached")
-    plot = privacy_plots(stores, TARGET)[0]
+    plot = privacy_series(stores, TARGET)[0]
     assert {p.status for p in plot.series[0].points} == {REACHED, DEGENERATE, NOT_REACHED}
     ax = alpha_figure(plot, TARGET).axes[0]
     shared_x = list(ax.lines[[ln.get_gid() for ln in ax.lines].index("alpha-dp_clip_shared")].get_xdata())
