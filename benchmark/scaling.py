@@ -18,7 +18,7 @@ Torch-free: works on run records (dicts) alone.
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -112,6 +112,8 @@ class Series:
     budget: str  # "10 epochs" or "620 steps"
     points: tuple[Point, ...]
     fit: Fit | None  # None with fewer than two reached n
+    identity: str = ""  # task, algorithm and hyperparameters but epochs (`_identity`)
+    measured: Point | None = None  # alpha* measured at the fit's n, on any data source (`with_measured`)
 
 
 def loglog_line(n: np.ndarray, alpha: np.ndarray) -> tuple[float, float]:
@@ -285,8 +287,50 @@ def scaling_series(
                 )
                 for c in mine
             )
-            out.append(Series(task, labels[key], budget, points, fit_curves(mine, target, at_n, n_boot)))
+            fit = fit_curves(mine, target, at_n, n_boot)
+            out.append(Series(task, labels[key], budget, points, fit, _identity(key)))
     return sorted(out, key=lambda s: (s.task, s.label, s.budget))
+
+
+def _identity(key: str) -> str:
+    """What a measurement at another n must share with a series (a group key of `curves_from_records`):
+    the task, the algorithm and its hyperparameters but epochs; not the task's parameters, so full
+    MNIST (`source: mnist`) measures the series of its embedded subsets."""
+    task, _, _, algorithm, hparams = json.loads(key)
+    return canonical([task, algorithm, hparams])
+
+
+def with_measured(
+    series: list[Series], records: list[dict], target: float, at_n: int = PUBLISHED_N
+) -> list[Series]:
+    """Each series with alpha* measured at `at_n` where `records` hold its configuration there: the same
+    `identity` and the series' budget (the same epochs, or steps within STEPS_TOLERANCE), whatever the
+    data source. The measurement tests the series' extrapolation; it never enters the fit."""
+    at = [
+        (_identity(key), c)
+        for key, cs in curves_from_records(records).items()
+        for c in cs
+        if c.n_train == at_n
+    ]
+    out = []
+    for s in series:
+        fixed_epochs = s.budget.endswith("epochs")
+        ref = s.points[-1]
+        hits = [
+            c
+            for identity, c in at
+            if identity == s.identity
+            and (
+                c.epochs == ref.epochs
+                if fixed_epochs
+                else c.steps is not None and abs(c.steps - ref.steps) <= STEPS_TOLERANCE * ref.steps
+            )
+        ]
+        if len(hits) == 1:
+            c = hits[0]
+            s = replace(s, measured=Point(c.n_train, c.epochs, c.steps, c.critical(target), c.clean_accuracy))
+        out.append(s)
+    return out
 
 
 def fraction(x: float) -> str:
@@ -340,30 +384,32 @@ def format_series(series: list[Series]) -> str:
             f"{m:.0f} [{m_lo:.0f}, {m_hi:.0f}] members "
             f"(published for SGD on {PUBLISHED_N:,} MNIST digits: {PUBLISHED})"
         )
+        if s.measured is not None:
+            lines.append(f"  measured at n = {s.measured.n_train:,}: alpha* {_measured(s)}")
     return "\n".join(lines)
+
+
+def _point_dict(p: Point) -> dict:
+    cm = p.critical
+    return {
+        "n_train": p.n_train,
+        "epochs": p.epochs,
+        "steps": p.steps,
+        "alpha_star": cm.value,
+        "alpha_star_low": cm.low,
+        "alpha_star_high": cm.high,
+        "status": cm.status,
+        "members_star": p.members(cm.value),
+        "members_star_low": p.members(cm.low),
+        "members_star_high": p.members(cm.high),
+        "clean_accuracy_at_0": p.clean_accuracy,
+        "seeds": cm.n_seeds,
+    }
 
 
 def series_dict(s: Series) -> dict:
     """One series as plain JSON-ready data (numbers as numbers, None for unknowns)."""
-    points = []
-    for p in s.points:
-        cm = p.critical
-        points.append(
-            {
-                "n_train": p.n_train,
-                "epochs": p.epochs,
-                "steps": p.steps,
-                "alpha_star": cm.value,
-                "alpha_star_low": cm.low,
-                "alpha_star_high": cm.high,
-                "status": cm.status,
-                "members_star": p.members(cm.value),
-                "members_star_low": p.members(cm.low),
-                "members_star_high": p.members(cm.high),
-                "clean_accuracy_at_0": p.clean_accuracy,
-                "seeds": cm.n_seeds,
-            }
-        )
+    points = [_point_dict(p) for p in s.points]
     fit = None
     if s.fit is not None:
         f = s.fit
@@ -384,7 +430,24 @@ def series_dict(s: Series) -> dict:
             "n_boot": f.n_boot,
             "n_boot_used": f.n_boot_used,
         }
-    return {"task": s.task, "series": s.label, "budget": s.budget, "points": points, "fit": fit}
+    measured = None if s.measured is None else _point_dict(s.measured)
+    return {
+        "task": s.task,
+        "series": s.label,
+        "budget": s.budget,
+        "points": points,
+        "fit": fit,
+        "measured": measured,
+    }
+
+
+def _measured(s: Series) -> str:
+    """alpha* measured at the fit's n, in the one formatter's words, with members*; or 'not measured'."""
+    if s.measured is None:
+        return "not measured"
+    cm = s.measured.critical
+    members = f"; members* {cm.text(s.measured.n_train, '.0f')}" if cm.ranked else ""
+    return cm.text() + members
 
 
 def markdown(series: list[Series], fits_only: bool = False) -> str:
@@ -409,7 +472,7 @@ def markdown(series: list[Series], fits_only: bool = False) -> str:
             )
         f = s.fit
         if f is None:
-            fits.append([name, "no fit (alpha* reached at fewer than two n)", "", "", "", ""])
+            fits.append([name, "no fit (alpha* reached at fewer than two n)", "", "", "", _measured(s), ""])
             continue
         m, m_lo, m_hi = f.members_at_n
         fits.append(
@@ -419,6 +482,7 @@ def markdown(series: list[Series], fits_only: bool = False) -> str:
                 f.n_points,
                 f"{fraction(f.alpha_at_n)} [{fraction(f.alpha_at_n_low)}, {fraction(f.alpha_at_n_high)}]",
                 f"{m:.0f} [{m_lo:.0f}, {m_hi:.0f}]",
+                _measured(s),
                 PUBLISHED,
             ]
         )
@@ -429,6 +493,7 @@ def markdown(series: list[Series], fits_only: bool = False) -> str:
             "n fitted",
             f"alpha* at n = {PUBLISHED_N:,} [95%]",
             "members* there [95%]",
+            "measured there [95%]",
             "published",
         ],
         fits,

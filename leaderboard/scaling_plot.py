@@ -21,6 +21,7 @@ from aca_bench.benchmark.scaling import (
     Series,
     fraction,
     scaling_series,
+    with_measured,
 )
 from aca_bench.leaderboard.plots import _RC, _colors, _label, _set_ticks, _svg, nice_ticks
 
@@ -49,6 +50,7 @@ class SeriesView:
     rows: list[Row]
     fit: str | None
     extrapolation: str | None
+    measured: str | None = None  # alpha* measured at the extrapolation's n (another data source)
 
 
 def _view(s: Series) -> SeriesView:
@@ -78,7 +80,13 @@ def _view(s: Series) -> SeriesView:
         f"alpha* {fraction(f.alpha_at_n)} [{fraction(f.alpha_at_n_low)}, {fraction(f.alpha_at_n_high)}], "
         f"{m:.0f} [{m_lo:.0f}, {m_hi:.0f}] members at n = {f.at_n:,}"
     )
-    return SeriesView(f"{s.task} / {s.label}, {s.budget}", rows, fit, extrapolation)
+    measured = None
+    if s.measured is not None:
+        cm = s.measured.critical
+        measured = f"alpha* {cm.text()}" + (
+            f", members* {cm.text(s.measured.n_train, '.0f')}" if cm.ranked else ""
+        )
+    return SeriesView(f"{s.task} / {s.label}, {s.budget}", rows, fit, extrapolation, measured)
 
 
 def scaling_svg(series: list[Series], scale_by_n: bool) -> bytes:
@@ -125,6 +133,24 @@ def scaling_svg(series: list[Series], scale_by_n: bool) -> bytes:
                     math.exp(f.intercept + f.slope * math.log(n)) * (n if scale_by_n else 1) for n in (a, b)
                 ]
                 ax.plot([a, b], line, color=color, linestyle=style, linewidth=1.2)
+            m = s.measured
+            if m is not None and m.critical.value is not None:  # the measurement the extrapolation predicts
+                k = m.n_train if scale_by_n else 1
+                cm = m.critical
+                lo = cm.low if cm.low is not None else cm.value
+                hi = cm.high if cm.high is not None else cm.value
+                shown.extend([lo * k, hi * k])
+                ax.errorbar(
+                    [m.n_train],
+                    [cm.value * k],
+                    yerr=[[(cm.value - lo) * k], [(hi - cm.value) * k]],
+                    color=color,
+                    marker="D",
+                    markersize=7,
+                    capsize=4,
+                    linestyle="none",
+                    label=_label(f"measured at n = {m.n_train:,} ({s.label}, {s.budget})"),
+                )
             mult = f.at_n if scale_by_n else 1
             mid = f.alpha_at_n * mult
             shown.extend([f.alpha_at_n_low * mult, f.alpha_at_n_high * mult])
@@ -174,6 +200,8 @@ def scaling_page(
         (s for recs in stores.values() for s in scaling_series(recs, target, PUBLISHED_N, n_boot)),
         key=lambda s: (s.task, s.label, s.budget),
     )
+    # a measurement at the published n may sit in any store (full MNIST is a suite of its own)
+    series = with_measured(series, [r for recs in stores.values() for r in recs], target)
     if not series:
         return None, {}
     context = {

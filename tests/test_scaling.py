@@ -15,7 +15,15 @@ import pytest
 from aca_bench.benchmark.aggregate import critical_table, runs_frame
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.ids import canonical
-from aca_bench.benchmark.scaling import fit_curves, format_series, loglog_line, scaling_series, series_dict
+from aca_bench.benchmark.scaling import (
+    fit_curves,
+    format_series,
+    loglog_line,
+    markdown,
+    scaling_series,
+    series_dict,
+    with_measured,
+)
 from aca_bench.benchmark.store import Store
 from aca_bench.benchmark.suite import parse_suite
 
@@ -314,3 +322,39 @@ def test_docs_scaling_view_renders_the_tables_and_the_fit(tmp_path):
     assert render(out, tmp_path) == out
     fits = render(doc.replace("view=scaling", "view=scaling-fits"), tmp_path).splitlines()
     assert [line for line in fits if line.startswith("| erm, 10 epochs | ")] == [fit_row]  # no per-n rows
+
+
+def _full_mnist(recs: list[dict], epochs: int) -> list[dict]:
+    """The n = 4,000 records moved to n = 60,000 on full MNIST (another source, no n_train param)."""
+    out = []
+    for r in recs:
+        if r["n_train"] == 4000:
+            task = {**r["task"], "params": {"source": "mnist"}}
+            hp = {**r["algorithm"]["hparams"], "epochs": epochs}
+            out.append(
+                {
+                    **r,
+                    "run_id": r["run_id"] + "-full",
+                    "task": task,
+                    "n_train": 60_000,
+                    "algorithm": {**r["algorithm"], "hparams": hp},
+                }
+            )
+    return out
+
+
+def test_a_measurement_at_the_published_n_is_shown_beside_the_extrapolation_never_in_the_fit():
+    """Full MNIST at the series' budget (10 epochs) measures the fixed-epochs extrapolation; run at
+    other epochs, or absent, it measures nothing."""
+    recs = synthetic_records(-1.0, FIXED_EPOCHS)
+    (series,) = scaling_series(recs, TARGET, n_boot=100)
+    (measured,) = with_measured([series], recs + _full_mnist(recs, 10), TARGET)
+    assert measured.fit == series.fit and measured.points == series.points
+    assert measured.measured.n_train == 60_000 and measured.measured.critical.status == "reached"
+    assert measured.measured.critical.value == pytest.approx(series.points[-1].critical.value)
+    text = format_series([measured])
+    assert "measured at n = 60,000: alpha* " + measured.measured.critical.text() in text
+    assert series_dict(measured)["measured"]["n_train"] == 60_000
+    assert "not measured" in markdown([series], fits_only=True)
+    (other,) = with_measured([series], recs + _full_mnist(recs, 5), TARGET)
+    assert other.measured is None

@@ -82,3 +82,15 @@ def test_series_are_found_within_each_store():
     assert scaling_page(recs + other, TARGET, n_boot=50) == (None, {})  # one pool: n = 4000 ambiguous
     ctx, _ = scaling_page({"scaling": recs, "quick": other}, TARGET, n_boot=50)
     assert [(s.name, len(s.rows)) for s in ctx["series"]] == [("mnist_patch / erm, 10 epochs", 4)]
+
+
+def test_a_full_mnist_store_puts_its_measurement_beside_the_fit():
+    from test_scaling import _full_mnist
+
+    recs = synthetic_records(-1.0, FIXED_EPOCHS)
+    ctx, files = scaling_page({"scaling": recs, "mnist_full": _full_mnist(recs, 10)}, TARGET, n_boot=100)
+    (view,) = ctx["series"]
+    assert view.measured.startswith("alpha* 0.0") and "members* " in view.measured
+    assert b"measured at n = 60,000" in files[PLOT_PATHS[False]]
+    alone, _ = scaling_page({"scaling": recs}, TARGET, n_boot=100)
+    assert alone["series"][0].measured is None

@@ -38,7 +38,7 @@ from aca_bench.benchmark.critical import TARGET
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.markdown import markdown_table
 from aca_bench.benchmark.perf import report
-from aca_bench.benchmark.scaling import markdown, scaling_series
+from aca_bench.benchmark.scaling import markdown, scaling_series, with_measured
 from aca_bench.benchmark.store import load_records
 
 ADAPTIVE_VIEWS = {"adaptive": perf_adaptive.markdown, "adaptive-summary": perf_adaptive.summary}
@@ -158,7 +158,7 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
         body = against.markdown(named, key, opts.get("by", "target_epsilon"), target)
         return body + "\n\n" + provenance(records) + "\n"
     if opts.get("view") in ("scaling", "scaling-fits"):  # alpha* against n_train, the log-log fit
-        series = scaling_series(records, target)
+        series = with_measured(scaling_series(records, target), records, target)
         body = markdown(series, fits_only=opts["view"] == "scaling-fits")
         return body + "\n\n" + provenance(records) + "\n"
     crit = critical_table(runs_frame(records), target)

@@ -13,6 +13,7 @@ from aca_bench.benchmark.scaling import (
     format_series,
     scaling_series,
     series_dict,
+    with_measured,
 )
 from aca_bench.benchmark.store import load_records
 
@@ -39,7 +40,7 @@ def command(out, target, at_n, n_boot, fmt) -> None:
         click.echo(f"warning: {p}", err=True)
     if not records:
         raise BenchError(f"no intact run records in '{out}'")
-    series = scaling_series(records, target, at_n, n_boot)
+    series = with_measured(scaling_series(records, target, at_n, n_boot), records, target, at_n)
     if fmt == "table":
         click.echo(format_series(series))
     else:
