@@ -18,6 +18,7 @@ from aca_bench.benchmark.scaling import (
     PUBLISHED_ALPHA,
     PUBLISHED_N,
     STEPS_TOLERANCE,
+    Point,
     Series,
     fraction,
     scaling_series,
@@ -89,6 +90,34 @@ def _view(s: Series) -> SeriesView:
     return SeriesView(f"{s.task} / {s.label}, {s.budget}", rows, fit, extrapolation, measured)
 
 
+def _points(
+    ax, pts: list[Point], scale_by_n: bool, color, marker: str, size: float, label: str
+) -> list[float]:
+    """alpha* (or members*) of `pts` at their n with their intervals as bars (a lower bound of 0 or an
+    upper one not reached: no bar that side, which a log axis cannot show; the table says it); returns
+    the y values drawn, for the ticks."""
+    k = [p.n_train if scale_by_n else 1.0 for p in pts]
+    ys = [p.critical.value * f for p, f in zip(pts, k, strict=True)]
+    lows = [(p.critical.low or p.critical.value) * f for p, f in zip(pts, k, strict=True)]
+    highs = [(p.critical.high or p.critical.value) * f for p, f in zip(pts, k, strict=True)]
+    yerr = [
+        [y - lo for y, lo in zip(ys, lows, strict=True)],
+        [hi - y for y, hi in zip(ys, highs, strict=True)],
+    ]
+    ax.errorbar(
+        [p.n_train for p in pts],
+        ys,
+        yerr=yerr,
+        color=color,
+        marker=marker,
+        markersize=size,
+        capsize=3,
+        linestyle="none",
+        label=label,
+    )
+    return [*lows, *highs]
+
+
 def scaling_svg(series: list[Series], scale_by_n: bool) -> bytes:
     """One log-log panel, alpha* (or members*, `scale_by_n`) against n: per series the points with
     their intervals, the fitted line drawn out to the extrapolation's n (dashed beyond the data) with
@@ -101,28 +130,10 @@ def scaling_svg(series: list[Series], scale_by_n: bool) -> bytes:
         shown: list[float] = []  # y values drawn, for the ticks
         for color, s in zip(_colors(len(series)), series, strict=True):
             pts = [p for p in s.points if p.critical.value is not None]
-            k = [p.n_train if scale_by_n else 1.0 for p in pts]
             xs = [p.n_train for p in pts]
-            ys = [p.critical.value * f for p, f in zip(pts, k, strict=True)]
-            lows = [(p.critical.low if p.critical.low is not None else p.critical.value) for p in pts]
-            highs = [(p.critical.high if p.critical.high is not None else p.critical.value) for p in pts]
-            yerr = [
-                [y - lo * f for y, lo, f in zip(ys, lows, k, strict=True)],
-                [hi * f - y for y, hi, f in zip(ys, highs, k, strict=True)],
-            ]
-            shown.extend(y - e for y, e in zip(ys, yerr[0], strict=True))
-            shown.extend(y + e for y, e in zip(ys, yerr[1], strict=True))
             if pts:
-                ax.errorbar(
-                    xs,
-                    ys,
-                    yerr=yerr,
-                    color=color,
-                    marker="o",
-                    markersize=4,
-                    capsize=3,
-                    linestyle="none",
-                    label=_label(f"{s.task} / {s.label}, {s.budget}"),
+                shown += _points(
+                    ax, pts, scale_by_n, color, "o", 4, _label(f"{s.task} / {s.label}, {s.budget}")
                 )
             f = s.fit
             if f is None:
@@ -135,22 +146,8 @@ def scaling_svg(series: list[Series], scale_by_n: bool) -> bytes:
                 ax.plot([a, b], line, color=color, linestyle=style, linewidth=1.2)
             m = s.measured
             if m is not None and m.critical.value is not None:  # the measurement the extrapolation predicts
-                k = m.n_train if scale_by_n else 1
-                cm = m.critical
-                lo = cm.low if cm.low is not None else cm.value
-                hi = cm.high if cm.high is not None else cm.value
-                shown.extend([lo * k, hi * k])
-                ax.errorbar(
-                    [m.n_train],
-                    [cm.value * k],
-                    yerr=[[(cm.value - lo) * k], [(hi - cm.value) * k]],
-                    color=color,
-                    marker="D",
-                    markersize=7,
-                    capsize=4,
-                    linestyle="none",
-                    label=_label(f"measured at n = {m.n_train:,} ({s.label}, {s.budget})"),
-                )
+                label = _label(f"measured at n = {m.n_train:,} ({s.label}, {s.budget})")
+                shown += _points(ax, [m], scale_by_n, color, "D", 7, label)
             mult = f.at_n if scale_by_n else 1
             mid = f.alpha_at_n * mult
             shown.extend([f.alpha_at_n_low * mult, f.alpha_at_n_high * mult])
