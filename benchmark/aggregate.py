@@ -42,8 +42,8 @@ RESOLVED_DEFAULTS = ("delta",)
 
 def identity(r: dict, full_n: dict[str, int]) -> tuple[dict, dict]:
     """(task, algorithm) of a record as its configuration is identified: defaults resolved to what
-    the run used (`RESOLVED_DEFAULTS`), and an `n_train` task parameter equal to the task's full
-    training set (`full_n`, per task name) dropped, since it trains on all of it like a run without
+    the run used (`RESOLVED_DEFAULTS`), and an `n_train` task parameter equal to the full training set
+    of the same task and data (`full_sizes`) dropped, since it trains on all of it like a run without
     one."""
     task, algo = r["task"], r["algorithm"]
     ran = r.get("algorithm_record") or {}
@@ -52,17 +52,28 @@ def identity(r: dict, full_n: dict[str, int]) -> tuple[dict, dict]:
         for k, v in algo["hparams"].items()
     }
     params = dict(task.get("params", {}))
-    if params.get("n_train") is not None and params["n_train"] == full_n.get(task["name"]):
+    if params.get("n_train") is not None and params["n_train"] == full_n.get(_data(task)):
         del params["n_train"]
     return {**task, "params": params}, {**algo, "hparams": hp}
 
 
+# task parameters that take part of a task's data (a subsample, the validation carve), not which data
+_SPLIT_PARAMS = ("n_train", "subset_seed", "eval_split")
+
+
+def _data(task: dict) -> str:
+    """A task's data: its name and its parameters but the split ones (e.g. embedded or full MNIST)."""
+    params = {k: v for k, v in task.get("params", {}).items() if k not in _SPLIT_PARAMS}
+    return canonical([task["name"], params])
+
+
 def full_sizes(records: list[dict]) -> dict[str, int]:
-    """Per task, the training-set size of its runs without an `n_train` parameter (all of its data)."""
+    """Per task and data (`_data`), the training-set size of its runs without an `n_train` parameter."""
     out: dict[str, int] = {}
     for r in records:
         if r["task"].get("params", {}).get("n_train") is None and isinstance(r.get("n_train"), int):
-            out[r["task"]["name"]] = max(out.get(r["task"]["name"], 0), r["n_train"])
+            key = _data(r["task"])
+            out[key] = max(out.get(key, 0), r["n_train"])
     return out
 
 

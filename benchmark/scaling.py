@@ -181,9 +181,12 @@ def curves_from_records(records: list[dict]) -> dict[str, list[Curve]]:
         n = first.get("n_train")
         if n is None:
             continue
-        alphas = sorted({float(r["alpha"]) for r in recs})
-        seeds = sorted({r["seed"] for r in recs})
         table = {(r["seed"], float(r["alpha"])): r["metrics"]["success"] for r in recs}
+        # the alphas every seed ran, as `aggregate.seed_grid` reads them (an adaptive search's scouts,
+        # run at one seed, are left out)
+        ran = {a: sum(1 for s, b in table if b == a) for a in {a for _, a in table}}
+        alphas = sorted(a for a, k in ran.items() if k == max(ran.values()))
+        seeds = sorted({r["seed"] for r in recs})
         complete = [s for s in seeds if all((s, a) in table for a in alphas)]
         if not complete:
             continue

@@ -2,8 +2,9 @@
 
 A configuration is a headline one when it trains on the task's full training set (no `n_train`
 subsample, after `aggregate.identity` merged a subsample of the full size into the full set) and
-matches an experiment of the `standard` suite for its task and algorithm: every hyperparameter the
-experiment sets has that value (2 and 2.0 alike). An algorithm the standard suite does not run on
+matches an experiment of the `standard` suite for its task and algorithm: every hyperparameter and
+task parameter the experiment sets has that value (2 and 2.0 alike; the suite names the data source,
+so full MNIST, another n, is an exploration of the embedded task's headline). An algorithm the standard suite does not run on
 the task (an outside entry run with `run standard --algorithm NAME`, or any algorithm on a task the
 suite leaves out) takes every configuration on the full training set, and so does an algorithm none
 of whose configurations on the task matches its standard experiment (a store that never ran the
@@ -20,7 +21,8 @@ from aca_bench.leaderboard.sources import SuiteGrid
 
 STANDARD_SUITE = "standard"
 
-Setting = tuple[str, tuple[tuple[str, Any], ...]]  # (algorithm, the hyperparameters it sets)
+Pairs = tuple[tuple[str, Any], ...]
+Setting = tuple[str, Pairs, Pairs]  # (algorithm, the hyperparameters and task parameters it sets)
 
 
 def standard_settings(grids: dict[str, list[SuiteGrid]]) -> dict[str, list[Setting]]:
@@ -29,7 +31,7 @@ def standard_settings(grids: dict[str, list[SuiteGrid]]) -> dict[str, list[Setti
     for algorithm, experiments in sorted(grids.items()):
         for g in experiments:
             if g.suite == STANDARD_SUITE:
-                out.setdefault(g.task, []).append((algorithm, g.hparams))
+                out.setdefault(g.task, []).append((algorithm, g.hparams, g.task_params))
     return out
 
 
@@ -40,9 +42,12 @@ def is_headline(config_id: str, settings: dict[str, list[Setting]]) -> bool:
     task, algorithm = config["task"], config["algorithm"]
     if task.get("params", {}).get("n_train") is not None:
         return False
-    mine = [fixed for name, fixed in settings.get(task["name"], []) if name == algorithm["name"]]
-    hp = algorithm["hparams"]
-    return not mine or any(all(_same(hp.get(k), v) for k, v in fixed) for fixed in mine)
+    mine = [(hp, tp) for name, hp, tp in settings.get(task["name"], []) if name == algorithm["name"]]
+    have, params = algorithm["hparams"], task.get("params", {})
+    return not mine or any(
+        all(_same(have.get(k), v) for k, v in hp) and all(_same(params.get(k), v) for k, v in tp)
+        for hp, tp in mine
+    )
 
 
 def headline(config_ids: list[str], settings: dict[str, list[Setting]]) -> set[str]:

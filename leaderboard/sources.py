@@ -76,6 +76,7 @@ class SuiteGrid:
     alphas: tuple
     seeds: Any
     hparams: tuple[tuple[str, Any], ...]
+    task_params: tuple[tuple[str, Any], ...] = ()
 
 
 def suite_grids(folder: Path | None = None) -> dict[str, list[SuiteGrid]]:
@@ -90,6 +91,7 @@ def suite_grids(folder: Path | None = None) -> dict[str, list[SuiteGrid]]:
             if not isinstance(exp, dict) or not isinstance(exp.get("algorithm"), str):
                 continue
             hp = exp.get("hparams") if isinstance(exp.get("hparams"), dict) else {}
+            tp = exp.get("task_params") if isinstance(exp.get("task_params"), dict) else {}
             out.setdefault(exp["algorithm"], []).append(
                 SuiteGrid(
                     str(suite.get("name", path.stem)),
@@ -98,6 +100,7 @@ def suite_grids(folder: Path | None = None) -> dict[str, list[SuiteGrid]]:
                     tuple(exp.get("alphas") or ()),
                     exp.get("seeds", ""),
                     tuple(sorted(hp.items())),
+                    tuple(sorted(tp.items())),
                 )
             )
     return out
