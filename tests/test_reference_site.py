@@ -86,16 +86,17 @@ def test_the_index_ranks_one_standard_setting_per_task_and_merges_identical_conf
     index = (site / "index.html").read_text()
     head = _table(index, "results-mnist_patch")
     assert sorted(c for c, _ in head) == [
-        "dpsgd(epochs=16, lr=1.0, max_grad_norm=1.0, target_epsilon=8.0)",
-        "dpsgd(epochs=16, lr=2.0, max_grad_norm=1.0, target_epsilon=inf)",
-        "dpsgd(epochs=8, lr=1.0, max_grad_norm=1.0, target_epsilon=1.0)",
-        "dpsgd(epochs=8, lr=2.0, max_grad_norm=1.0, target_epsilon=2.0)",
-        "erm(epochs=10)",
-    ]
-    assert head[0] == ("erm(epochs=10)", "1")
+        "dpsgd(epochs=16, lr=1.0, max_grad_norm=1.0, target_epsilon=8.0, source=embedded)",
+        "dpsgd(epochs=16, lr=2.0, max_grad_norm=1.0, target_epsilon=inf, source=embedded)",
+        "dpsgd(epochs=8, lr=1.0, max_grad_norm=1.0, target_epsilon=1.0, source=embedded)",
+        "dpsgd(epochs=8, lr=2.0, max_grad_norm=1.0, target_epsilon=2.0, source=embedded)",
+        "erm(epochs=10, source=embedded)",
+    ]  # full MNIST (source=mnist, 60,000 digits) is on the task page, not ranked beside them
+    erm_label = "erm(epochs=10, source=embedded)"
+    assert head[0] == (erm_label, "1")
     erm = (
         index.split('id="results-mnist_patch"')[1]
-        .split('<tr data-config="erm(epochs=10)"')[1]
+        .split(f'<tr data-config="{erm_label}"')[1]
         .split("</tr>")[0]
     )
     assert 'col-runs" data-sort-value="60"' in erm  # 35 quick runs + 25 scaling runs at n = 4,000
@@ -104,6 +105,7 @@ def test_the_index_ranks_one_standard_setting_per_task_and_merges_identical_conf
     assert len(every) == len(set(every)) > len(head)
     assert not [c for c in every if "delta=" in c]  # delta=None resolved to the 1e-4 the runs used
     assert 'col-n" data-sort-value="500.0"' in task.split('id="results"')[1]  # n varies: a column says
+    assert "erm(epochs=10, source=mnist)" in every
     assert "col-n" not in index  # the headline holds one n
 
 
@@ -122,6 +124,6 @@ def test_task_trade_off_plots_draw_the_standard_setting_only(site):
         "epochs=8, lr=1",
         "epochs=8, lr=2",
         "epochs=16, lr=2, target_epsilon=inf: α* 0.111",
-        "erm(epochs=10): α* 0.018",
+        "erm(epochs=10, source=embedded): α* 0.018",
     ]
     assert not (site / "plots" / "mnist_patch-dpsgd-alpha-vs-max_grad_norm.svg").exists()  # C: privacy page
