@@ -97,7 +97,9 @@ case $mode in
       echo "error: --tests needs a source checkout (this installation has no tests/)" >&2
       exit 2
     fi
-    ruff check . && ruff format --check .
+    # two commands, not an && list: under set -e a failure on the left of && would not stop the script
+    ruff check .
+    ruff format --check .
     python -m pytest -q "${extra[@]}"
     # Trained numbers differ in their last bits between torch's kernel families, and CI may run on
     # another processor: where torch picked wider kernels than AVX2 (AVX-512), the tests that train

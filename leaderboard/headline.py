@@ -1,16 +1,15 @@
 """The headline leaderboard: per task, the configurations at the standard setting, ranked on their own.
 
 A configuration is a headline one when it trains on the task's full training set (no `n_train`
-subsample, after `aggregate.identity` merged a subsample of the full size into the full set) and
-matches an experiment of the `standard` suite for its task and algorithm: every hyperparameter and
-task parameter the experiment sets has that value (2 and 2.0 alike; the suite names the data source,
-so full MNIST, another n, is an exploration of the embedded task's headline). An algorithm the standard suite does not run on
-the task (an outside entry run with `run standard --algorithm NAME`, or any algorithm on a task the
-suite leaves out) takes every configuration on the full training set, and so does an algorithm none
-of whose configurations on the task matches its standard experiment (a store that never ran the
-standard setting still has a headline). Everything else (sweeps of n, epochs, epsilon, C)
-is an exploration: listed on the task page with the columns that vary, and on the scaling and
-privacy pages.
+subsample, after `aggregate.identity` merged a subsample of the full size into the full set) and matches
+an experiment of the `standard` suite for its task and algorithm: every hyperparameter and task
+parameter the experiment sets has that value (2 and 2.0 alike; the suite names the data source, so full
+MNIST, another n, is an exploration of the embedded task's headline). An algorithm the standard suite
+does not run on the task (an outside entry run with `run standard --algorithm NAME`, or any algorithm on
+a task the suite leaves out) takes every configuration on the full training set, and so does an
+algorithm none of whose configurations on the task matches its standard experiment (a store that never
+ran the standard setting still has a headline). Everything else (sweeps of n, epochs, epsilon, C) is an
+exploration: listed on the task page with the columns that vary, and on the scaling and privacy pages.
 """
 
 import json
