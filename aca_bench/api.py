@@ -1,9 +1,10 @@
 """Everything an algorithm plugin needs, in one import: `from aca_bench.api import Algorithm, Param, ...`.
 
 - `Algorithm`: the contract (subclass it; write `update` for one model; the engine vectorizes it), with
-  `FunctionalModel` (the model `update` calls), `Tensors`, `Sampling` and `Prepared` (what `sampling` and
-  `prepare` return), `Trainer` (the signature of a trainer returned from `trainer`) and `NaiveLoop`
-  (the loop `naive_loop` hands `aca-bench perf`).
+  `FunctionalModel` (the model `update` calls), `Tensors`, `BATCH_KEYS` (what a batch holds), `Setting`
+  (what `init_state` is told: n_train, groups, hyperparameters, stage), `Stage` (what `stages`
+  returns), `Sampling` and `Prepared` (what `sampling` and `prepare` return), `Trainer` (the signature
+  of a trainer returned from `trainer`) and `NaiveLoop` (the loop `naive_loop` hands `aca-bench perf`).
 - `Param`: a declared hyperparameter (default, type, range, choices).
 - The SGD helpers: `SGD_HPARAMS` (lr, momentum, weight decay, batch size, epochs, precision),
   `sgd_momentum` (torch.optim.SGD's step for one model) and `masked_mean` (a loss over a padded batch).
@@ -12,12 +13,15 @@
 """
 
 from aca_bench.algorithms.base import (
+    BATCH_KEYS,
     SGD_HPARAMS,
     Algorithm,
     FunctionalModel,
     NaiveLoop,
     Prepared,
     Sampling,
+    Setting,
+    Stage,
     Tensors,
     Trainer,
     masked_mean,
@@ -28,6 +32,7 @@ from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.params import Param
 
 __all__ = [
+    "BATCH_KEYS",
     "SGD_HPARAMS",
     "Algorithm",
     "BenchError",
@@ -36,6 +41,8 @@ __all__ = [
     "Param",
     "Prepared",
     "Sampling",
+    "Setting",
+    "Stage",
     "Tensors",
     "Trainer",
     "masked_mean",

@@ -1,9 +1,13 @@
 """The algorithm contract: declared hyperparameters and a per-model update the engine vectorizes.
 
 An algorithm writes `update` for ONE model: parameters and state are dicts of tensors, the batch is a
-dict of tensors with a leading batch dimension. The engine runs it over a stack of models with
-`torch.func.vmap`, so `update` must be pure tensor code: no Python branching on tensor values, no
+dict of tensors with a leading batch dimension (`BATCH_KEYS`). The engine runs it over a stack of models
+with `torch.func.vmap`, so `update` must be pure tensor code: no Python branching on tensor values, no
 in-place updates of its inputs, randomness only from `aca_bench.benchmark.rng` with the batch's `key`.
+
+Training may run in stages (`stages`; one by default): each starts from the models' initial parameters
+with a fresh state from `init_state`, and `end_stage` passes what a finished stage's models got right
+and wrong on their training examples into the next stage's state (JTT's error set).
 """
 
 from collections.abc import Callable
@@ -22,6 +26,33 @@ if TYPE_CHECKING:
     from aca_bench.tasks.base import Task, TaskData
 
 Tensors = dict[str, torch.Tensor]
+
+# What a batch holds, per example unless said: `x` (model inputs), `y` (labels, y* for the collective's
+# members), `mask` (1.0 for a real example, 0.0 for an empty slot of a padded Poisson batch), `index`
+# (the example's position in the training set, 0..n_train-1: the key of per-example state), `group`
+# (group ids, on tasks with groups), `key` (one per model, not per example: the seed of `rng`). Which
+# examples are the collective's is never in a batch.
+BATCH_KEYS = ("x", "y", "mask", "index", "group", "key")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What `init_state` is told: the training set's size, the task's number of groups (None without
+    groups), the stack's hyperparameters (those in `per_model` may differ between its models: read
+    them in `update` from `values`) and the stage about to train."""
+
+    n_train: int
+    n_groups: int | None
+    hp: dict[str, Any]
+    stage: str
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of training: a name and its epochs over the training set."""
+
+    name: str
+    epochs: int
 
 
 class Trainer(Protocol):
@@ -113,6 +144,9 @@ class Algorithm:
     # The step is one plain backward pass of the model (no per-example gradients), so the time of the
     # model's convolution kernels alone (`aca_bench.benchmark.perf.ceiling`) bounds an in-turn engine.
     plain_backward: ClassVar[bool] = False
+    # The algorithm keeps its own training budget: a task's or suite's `budget` does not apply to it
+    # (DP-SGD, whose learning rate and epochs are tuned with its privacy accounting).
+    own_budget: ClassVar[bool] = False
 
     def sampling(self, hp: dict[str, Any], n_train: int) -> Sampling:
         """Batches as plain minibatch SGD draws them; override for other samplers."""
@@ -134,9 +168,22 @@ class Algorithm:
         time this algorithm."""
         return None
 
-    def init_state(self, params: Tensors, n_groups: int | None) -> Tensors:
-        """Optimiser and algorithm state of one model (e.g. a momentum buffer per parameter)."""
+    def stages(self, hp: dict[str, Any]) -> tuple[Stage, ...]:
+        """The stages training runs in, in order (default: one, `train`, of `epochs` epochs)."""
+        return (Stage("train", int(hp["epochs"])),)
+
+    def init_state(self, params: Tensors, setting: Setting) -> Tensors:
+        """Optimiser and algorithm state of one model at the start of a stage: by default a momentum
+        buffer `buf.<name>` per parameter, which `sgd_momentum` reads and writes. Per-example state is
+        a tensor of `setting.n_train` entries indexed by `batch["index"]`."""
         return {f"buf.{k}": torch.zeros_like(v) for k, v in params.items()}
+
+    def end_stage(self, stage: str, outputs: Tensors, state: Tensors, values: Tensors) -> Tensors:
+        """After every stage but the last, per model: entries to add to the next stage's state.
+        `outputs` holds the finished model's `loss` and `correct` (1.0 where it predicted the label) on
+        every training example as this model saw it, in training-set order (`batch["index"]`); `state`
+        is the stage's final state. Default: nothing carries over."""
+        return {}
 
     def report(self, state: Tensors) -> dict[str, float]:
         """Numbers for one model's record from its final state (e.g. how often DP-SGD clipped); none by

@@ -24,6 +24,7 @@ from aca_bench.algorithms.base import (
     NaiveLoop,
     Prepared,
     Sampling,
+    Setting,
     Tensors,
     Trainer,
     sgd_momentum,
@@ -145,6 +146,7 @@ class DPSGD(Algorithm):
         "momentum",
         "weight_decay",
     )
+    own_budget = True  # its lr, batch size and epochs are chosen with its privacy accounting
 
     def sampling(self, hp: dict[str, Any], n_train: int) -> Sampling:
         q, steps_per_epoch = self._rate(hp, n_train)
@@ -219,8 +221,8 @@ class DPSGD(Algorithm):
         new_state["clip.seen"] = state["clip.seen"] + mask.sum()
         return new_params, new_state
 
-    def init_state(self, params: Tensors, n_groups: int | None) -> Tensors:
-        state = super().init_state(params, n_groups)
+    def init_state(self, params: Tensors, setting: Setting) -> Tensors:
+        state = super().init_state(params, setting)
         first = next(iter(params.values()))
         state["clip.clipped"] = first.new_zeros(())
         state["clip.seen"] = first.new_zeros(())

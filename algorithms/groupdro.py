@@ -17,7 +17,15 @@ constant). With every group in the batch the two modes give the same q and gradi
 import torch
 from torch.func import grad
 
-from aca_bench.algorithms.base import SGD_HPARAMS, Algorithm, FunctionalModel, Sampling, Tensors, sgd_momentum
+from aca_bench.algorithms.base import (
+    SGD_HPARAMS,
+    Algorithm,
+    FunctionalModel,
+    Sampling,
+    Setting,
+    Tensors,
+    sgd_momentum,
+)
 from aca_bench.benchmark.params import Param
 
 
@@ -89,10 +97,11 @@ class GroupDRO(Algorithm):
         b = min(int(hp["batch_size"]), n_train)
         return Sampling("balanced" if hp["balanced"] else "shuffle", b, n_train // b)
 
-    def init_state(self, params: Tensors, n_groups: int | None) -> Tensors:
-        state = super().init_state(params, n_groups)
+    def init_state(self, params: Tensors, setting: Setting) -> Tensors:
+        state = super().init_state(params, setting)
         first = next(iter(params.values()))
-        state["q"] = first.new_full((int(n_groups),), 1.0 / int(n_groups))
+        g = int(setting.n_groups)
+        state["q"] = first.new_full((g,), 1.0 / g)
         return state
 
     def update(

@@ -2,7 +2,8 @@
 (convolutional models on a CPU step in turn instead: `vectorizes`).
 
 Data stays on the device in its raw form; batches are drawn by index on the device from each model's
-own counter-based generator; the collective's strategy is applied on the fly to member examples.
+own counter-based generator; the collective's strategy is applied on the fly to member examples. An
+algorithm's stages (`Algorithm.stages`) train one after another, each from the initial parameters.
 """
 
 import copy
@@ -15,14 +16,14 @@ import torch
 from torch import nn
 from torch.func import stack_module_state, vmap
 
-from aca_bench.algorithms.base import Algorithm, FunctionalModel, Sampling, Tensors
+from aca_bench.algorithms.base import Algorithm, FunctionalModel, Sampling, Setting, Tensors
 from aca_bench.benchmark.collective import collective_indices
 from aca_bench.benchmark.rng import key_from, uniform
 from aca_bench.tasks.base import Task, TaskData
 
 EVAL_CHUNK = 2048
 SLOT_MULTIPLE = 8  # trimmed Poisson batches have a multiple of this many slots: few distinct shapes
-SLOTTED = ("x", "y", "mask", "group")  # the batch entries with a slot per example (`make_batch`)
+SLOTTED = ("x", "y", "mask", "index", "group")  # the batch entries with a slot per example (`make_batch`)
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Stack:
     params: Tensors
     extras: list[dict]  # what each model's `Prepared.record` says (e.g. DP noise and epsilon)
     poisson_overflows: list[int]
+    state: Tensors | None = None  # each model's final algorithm state, stacked (the engine's trainer)
 
 
 def init_params(
@@ -135,7 +137,7 @@ def make_batch(
     shape = is_member.shape + (1,) * (x.dim() - 2)
     x = torch.where(is_member.view(shape), task.strategy(x), x)
     y = torch.where(is_member, torch.full_like(idx, task.y_star), data.y_train[idx])
-    batch = {"x": task.preprocess(x), "y": y, "mask": mask, "key": algo_keys}
+    batch = {"x": task.preprocess(x), "y": y, "mask": mask, "index": idx, "key": algo_keys}
     if with_groups:
         batch["group"] = task.group_ids(y, data.attr_train[idx])
     return batch
@@ -166,13 +168,12 @@ def train_stack(
         name: torch.tensor([p.values[name] for p in prepared], device=device, dtype=torch.float32)
         for name in prepared[0].values
     }
-    model, params = init_params(task, seeds, device, hps[0].get("precision", "fp32"))
+    model, initial = init_params(task, seeds, device, hps[0].get("precision", "fp32"))
     member = member_mask(n, alphas, seeds, device)
     batch_keys = torch.tensor([key_from("batches", s) for s in seeds], device=device)
     algo_keys = torch.tensor(
         [key_from("update", s, a) for s, a in zip(seeds, alphas, strict=True)], device=device
     )
-    state = vmap(algo.init_state, in_dims=(0, None))(params, task.n_groups)
     with_groups = task.n_groups is not None and data.attr_train is not None
     if with_groups:  # each model's training groups after relabelling, and their sizes [K, G]
         train_groups = relabelled_groups(task, data, member)
@@ -186,27 +187,63 @@ def train_stack(
     trim = device.type == "cpu"
     step_fn = _stepper(algo, model, vectorize and algo.stackable, trim and sampling.kind == "poisson")
     overflows = torch.zeros(k, dtype=torch.int64, device=device)
-    global_step = 0
-    for epoch in range(int(hps[0]["epochs"])):
-        perm = None
-        if sampling.kind == "shuffle":
-            perm = torch.argsort(vmap(uniform, in_dims=(0, None, None))(batch_keys, epoch, n), dim=1)
-        elif sampling.kind == "balanced":
-            perm = balanced_order(
-                train_groups, task.n_groups, batch_keys, epoch, sampling.steps_per_epoch * sampling.batch_size
-            )
-        for step in range(sampling.steps_per_epoch):
-            if global_step == max_steps:
-                break
-            idx, mask, overflow = draw_indices(sampling, batch_keys, n, epoch, step, perm, trim)
-            overflows += overflow
-            batch = make_batch(task, data, member, idx, mask, algo_keys, with_groups)
-            params, state = step_fn(params, state, batch, values, global_step)
-            global_step += 1
-        if on_epoch is not None:
-            on_epoch(1.0 / int(hps[0]["epochs"]))
+    stages = algo.stages(hps[0])
+    total_epochs = sum(st.epochs for st in stages)
+    carried: Tensors = {}
+    for number, stage in enumerate(stages):  # each stage a run of its own: batches and steps from 0
+        params = initial
+        setting = Setting(n, task.n_groups, hps[0], stage.name)
+        state = vmap(algo.init_state, in_dims=(0, None))(params, setting) | carried
+        global_step = 0
+        for epoch in range(stage.epochs):
+            perm = None
+            if sampling.kind == "shuffle":
+                perm = torch.argsort(vmap(uniform, in_dims=(0, None, None))(batch_keys, epoch, n), dim=1)
+            elif sampling.kind == "balanced":
+                perm = balanced_order(
+                    train_groups,
+                    task.n_groups,
+                    batch_keys,
+                    epoch,
+                    sampling.steps_per_epoch * sampling.batch_size,
+                )
+            for step in range(sampling.steps_per_epoch):
+                if global_step == max_steps:
+                    break
+                idx, mask, overflow = draw_indices(sampling, batch_keys, n, epoch, step, perm, trim)
+                overflows += overflow
+                batch = make_batch(task, data, member, idx, mask, algo_keys, with_groups)
+                params, state = step_fn(params, state, batch, values, global_step)
+                global_step += 1
+            if on_epoch is not None:
+                on_epoch(1.0 / total_epochs)
+        if number < len(stages) - 1:
+            outputs = train_outputs(task, data, model, params, member)
+            end = partial(algo.end_stage, stage.name)
+            carried = vmap(end, in_dims=(0, 0, 0))(outputs, state, values)
     extras = [p.record | algo.report(_slice(state, i)) for i, p in enumerate(prepared)]
-    return Stack(model, params, extras, overflows.tolist())
+    return Stack(model, params, extras, overflows.tolist(), state)
+
+
+@torch.no_grad()
+def train_outputs(
+    task: Task, data: TaskData, model: FunctionalModel, params: Tensors, member: torch.Tensor
+) -> Tensors:
+    """Per model [K, n]: the `loss` and `correct` (1.0 or 0.0) of each training example as that model
+    saw it in training (members planted and relabelled y*), in training-set order."""
+    losses, correct = [], []
+    for i in range(0, data.x_train.shape[0], EVAL_CHUNK):
+        x, y, m = (
+            data.x_train[i : i + EVAL_CHUNK],
+            data.y_train[i : i + EVAL_CHUNK],
+            member[:, i : i + EVAL_CHUNK],
+        )
+        seen = torch.where(m.view(m.shape + (1,) * (x.dim() - 1)), task.strategy(x)[None], x[None])
+        labels = torch.where(m, torch.full_like(m, task.y_star, dtype=y.dtype), y[None])
+        logits = stack_logits(model, params, task.preprocess(seen), per_model=True)
+        losses.append(torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, reduction="none"))
+        correct.append((logits.argmax(-1) == labels).float())
+    return {"loss": torch.cat(losses, dim=1), "correct": torch.cat(correct, dim=1)}
 
 
 def vectorizes(device: torch.device, module: nn.Module) -> bool:
@@ -267,19 +304,27 @@ def _slice(tensors: Tensors, i: int) -> Tensors:
 @torch.no_grad()
 def predict(task: Task, model: FunctionalModel, params: Tensors, x_raw: torch.Tensor) -> torch.Tensor:
     """[K, N] predicted labels of every model in the stack, in chunks."""
-    vectorize = vectorizes(x_raw.device, model.module)
-    width = next(iter(params.values())).shape[0]
-
-    def labels(x: torch.Tensor) -> torch.Tensor:
-        if vectorize:
-            return vmap(model.logits, in_dims=(0, None))(params, x).argmax(-1)
-        x = _channels_last({"x": x})["x"]
-        return torch.stack(
-            [model.logits(_channels_last(_slice(params, i)), x).argmax(-1) for i in range(width)]
-        )
-
-    out = [labels(task.preprocess(x_raw[i : i + EVAL_CHUNK])) for i in range(0, x_raw.shape[0], EVAL_CHUNK)]
+    out = [
+        stack_logits(model, params, task.preprocess(x_raw[i : i + EVAL_CHUNK])).argmax(-1)
+        for i in range(0, x_raw.shape[0], EVAL_CHUNK)
+    ]
     return torch.cat(out, dim=1)
+
+
+def stack_logits(
+    model: FunctionalModel, params: Tensors, x: torch.Tensor, per_model: bool = False
+) -> torch.Tensor:
+    """[K, N, classes] logits of every model of the stack on inputs `x` ([N, ...], or [K, N, ...] with
+    `per_model`: each model its own), vmapped or model by model as `vectorizes` says."""
+    width = next(iter(params.values())).shape[0]
+    if vectorizes(x.device, model.module):
+        return vmap(model.logits, in_dims=(0, 0 if per_model else None))(params, x)
+    return torch.stack(
+        [
+            model.logits(_channels_last(_slice(params, j)), channels_last(x[j] if per_model else x))
+            for j in range(width)
+        ]
+    )
 
 
 def evaluate(task: Task, data: TaskData, stack: Stack) -> list[dict]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from aca_bench.algorithms import registry
 from aca_bench.benchmark import adaptive
+from aca_bench.benchmark.budget import applicable, task_budget
 from aca_bench.benchmark.collective import check_alpha
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.ids import canonical
@@ -78,6 +79,9 @@ class Experiment:
     alpha_range: tuple[float, float] = adaptive.DEFAULT_RANGE
     rel_width: float = adaptive.DEFAULT_REL_WIDTH
     max_rounds: int = adaptive.DEFAULT_MAX_ROUNDS
+    budget: dict[str, Any] = field(
+        default_factory=dict
+    )  # the suite's training budget (`aca_bench.benchmark.budget`)
 
     @property
     def search(self) -> adaptive.Search | None:
@@ -85,19 +89,6 @@ class Experiment:
         if self.alphas != AUTO:
             return None
         return adaptive.Search(self.alpha_range, self.rel_width, self.max_rounds)
-
-
-def task_budget(task_cls: type, algorithm: str) -> dict[str, Any]:
-    """The hyperparameters a task sets for `algorithm`: `default_hparams[algorithm]` where the task
-    names the algorithm, else none, so the algorithm's own defaults hold."""
-    budgets = task_cls.default_hparams
-    bad = next((k for k, v in budgets.items() if not isinstance(v, dict)), None)
-    if bad is not None:
-        raise BenchError(
-            f"task '{task_cls.name}': default_hparams must map algorithm names to hyperparameters, "
-            f"got {bad}: {budgets[bad]!r}"
-        )
-    return dict(budgets.get(algorithm, {}))
 
 
 def configurations(exp: Experiment) -> list[Cell]:
@@ -115,7 +106,7 @@ def configurations(exp: Experiment) -> list[Cell]:
         raise BenchError(f"algorithm '{exp.algorithm}' needs group labels; task '{exp.task}' has none")
     out = []
     for combo in itertools.product(*axes.values()):
-        given = task_budget(task_cls, exp.algorithm)
+        given = task_budget(task_cls, exp.algorithm) | applicable(exp.budget, entry.cls)
         given.update(dict(zip(axes, combo, strict=True)))
         hp = resolve(known, given, owner=f"algorithm '{exp.algorithm}'")
         out.append(

@@ -81,14 +81,15 @@ def parse_suite(doc: Any, source: str) -> Suite:
     """Validate a parsed suite document; every problem names the file and field."""
     if not isinstance(doc, dict):
         raise BenchError(f"{source}: a suite must be a mapping with 'experiments'")
-    _no_unknown(doc, {f.name for f in fields(Suite)}, source)
+    _no_unknown(doc, {f.name for f in fields(Suite)} | {"budget"}, source)
     exps = doc.get("experiments")
     if not isinstance(exps, list) or not exps:
         raise BenchError(f"{source}: experiments: must be a non-empty list")
     target = doc.get("target", TARGET)
     if not isinstance(target, int | float) or not 0 < target <= 1:
         raise BenchError(f"{source}: target: must be a number in (0, 1], got {target!r}")
-    parsed = tuple(_experiment(e, f"{source}: experiments[{i}]") for i, e in enumerate(exps))
+    budget = _mapping(doc.get("budget", {}), f"{source}: budget")
+    parsed = tuple(_experiment(e, f"{source}: experiments[{i}]", budget) for i, e in enumerate(exps))
     names = [e.name for e in parsed]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
@@ -109,7 +110,7 @@ def parse_suite(doc: Any, source: str) -> Suite:
     )
 
 
-def _experiment(e: Any, where: str) -> Experiment:
+def _experiment(e: Any, where: str, budget: dict[str, Any]) -> Experiment:
     if not isinstance(e, dict):
         raise BenchError(f"{where}: must be a mapping")
     _no_unknown(e, _EXPERIMENT_FIELDS | _INPUT_ONLY_FIELDS, where)
@@ -132,6 +133,7 @@ def _experiment(e: Any, where: str) -> Experiment:
         seeds=seeds_of(e.get("seeds", 3), where),
         task_params=task_params,
         hparams=_mapping(e.get("hparams", {}), f"{where}: hparams"),
+        budget=budget | _mapping(e.get("budget", {}), f"{where}: budget"),
         **search,
     )
 

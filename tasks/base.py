@@ -60,8 +60,11 @@ class Task(ABC):
     params: ClassVar[dict[str, Param]]
     n_classes: ClassVar[int]
     n_groups: ClassVar[int | None] = None
-    # Training budget per algorithm the task names ({"erm": {"lr": 0.02, ...}}); it overrides that
-    # algorithm's own defaults. An algorithm the task does not name keeps its own defaults.
+    # The training budget every algorithm on this task takes where it declares the hyperparameter
+    # ({"lr": 0.02, "epochs": 10, ...}), unless it keeps its own (`Algorithm.own_budget`); and the
+    # hyperparameters the task sets for one algorithm by name, over the budget. See
+    # `aca_bench.benchmark.budget`.
+    budget: ClassVar[dict[str, Any]] = {}
     default_hparams: ClassVar[dict[str, dict[str, Any]]] = {}
     # Full-size data the task can use, fetched with `aca-bench data fetch NAME`.
     downloads: ClassVar[tuple[Download, ...]] = ()

@@ -127,7 +127,7 @@ class GroupedDigits(MnistPatch):
         "y_star": Param(1, int, "the collective's target label (1 = high digit, 5-9)"),
     }
     # The compared algorithms train on mnist_patch's CNN budget alike, so only their objectives differ.
-    default_hparams = {name: MnistPatch.default_hparams["erm"] for name in ("erm", "groupdro", "reweight")}
+    budget = MnistPatch.budget
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

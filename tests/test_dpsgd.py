@@ -11,6 +11,7 @@ from opacus.optimizers import DPOptimizer
 from torch.func import vmap
 
 from aca_bench.algorithms import registry
+from aca_bench.algorithms.base import Setting
 from aca_bench.algorithms.dpsgd import DPSGD, clipped_grad_sum, clipped_grad_sum_vmap, poisson_cap
 from aca_bench.algorithms.dpsgd_reference import _OPACUS_CHATTER, train_opacus
 from aca_bench.algorithms.erm import ERM
@@ -23,6 +24,8 @@ from aca_bench.benchmark.rng import key_from
 from aca_bench.benchmark.suite import load_suite
 from aca_bench.tasks.base import TaskData
 from aca_bench.tasks.mnist_patch import MnistPatch
+
+NO_GROUPS = Setting(64, None, {}, "train")
 
 pytestmark = pytest.mark.trains
 
@@ -141,7 +144,7 @@ def test_noise_has_the_formula_std(mnist):
     ]
     prepared = [algo.prepare(hp, 4000, None) for hp in hps]
     values = {k: torch.tensor([p.values[k] for p in prepared]) for k in prepared[0].values}
-    state = vmap(algo.init_state, in_dims=(0, None))(params, None)
+    state = vmap(algo.init_state, in_dims=(0, None))(params, NO_GROUPS)
     batch = {
         "x": torch.zeros(2, 8, 1, 28, 28),
         "y": torch.zeros(2, 8, dtype=torch.int64),
@@ -354,7 +357,7 @@ class UpdateCase:
             "expected_batch_size": float(self.batch_size),
         }
         self.values = {k: torch.tensor(v) for k, v in values.items()}
-        self.state = DPSGD().init_state(self.start, None)
+        self.state = DPSGD().init_state(self.start, NO_GROUPS)
 
     def _net(self) -> GradSampleModule:
         net = self.task.make_model()

@@ -18,9 +18,9 @@ import pytest
 import torch
 
 from aca_bench.algorithms import registry
+from aca_bench.benchmark.budget import task_budget
 from aca_bench.benchmark.engine import evaluate, train_stack
 from aca_bench.benchmark.params import resolve
-from aca_bench.benchmark.plan import task_budget
 from aca_bench.tasks.grouped_digits import GroupedDigits
 
 pytestmark = [pytest.mark.slow, pytest.mark.trains]

@@ -9,11 +9,13 @@ from torch import nn
 from torch.func import stack_module_state, vmap
 
 from aca_bench.algorithms import registry
-from aca_bench.algorithms.base import FunctionalModel
+from aca_bench.algorithms.base import FunctionalModel, Setting
 from aca_bench.algorithms.groupdro import GroupDRO, next_q, robust_loss
 from aca_bench.benchmark.engine import balanced_order
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.plan import Experiment, expand
+
+GROUPS4 = Setting(64, 4, {}, "train")  # what init_state is told on a 4-group task
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -52,7 +54,7 @@ def batch(groups: list[int]) -> dict[str, torch.Tensor]:
 def test_q_update_two_steps_by_hand():
     algo = GroupDRO()
     model, params = const_model()
-    state = algo.init_state(params, 4)
+    state = algo.init_state(params, GROUPS4)
     assert torch.allclose(state["q"], torch.full((4,), 0.25))
     # Step 1: groups 0 (loss ln 4) and 2 (loss ln 4/3) present, 1 and 3 absent; eta = 1.
     # Present mass 1/2 is shared in proportion 4 : 4/3 -> q = [3/8, 1/4, 1/8, 1/4].
@@ -67,7 +69,7 @@ def test_q_update_two_steps_by_hand():
 def test_loss_uses_updated_q_and_mean_loss_per_group():
     algo = GroupDRO()
     model, params = const_model()
-    state = algo.init_state(params, 4)
+    state = algo.init_state(params, GROUPS4)
     # With q = [3/8, ., 1/8, .] after the update, d/d bias of 3/8 softplus(b) + 1/8 softplus(-b) at
     # b = ln 3 is 3/8 * 3/4 - 1/8 * 1/4 = 1/4 for logit 1 and -1/4 for logit 0. Group 0 appears twice:
     # its loss is a mean, so duplicates do not change the gradient.
@@ -91,7 +93,7 @@ def test_absent_groups_do_not_move_q():
 def test_group_adjustment_favours_small_groups():
     algo = GroupDRO()
     model, params = const_model()
-    state = algo.init_state(params, 4)
+    state = algo.init_state(params, GROUPS4)
     # Equal losses in groups 0 and 1 (both y = 0); group 1 is 100x smaller, so C / sqrt(n_g) lifts it.
     _, plain = algo.update(model, params, state, batch([0, 1]), values(counts=(400, 4, 10, 10)), 0)
     assert torch.allclose(plain["q"], state["q"])
@@ -107,7 +109,7 @@ def test_stacked_models_keep_their_own_q_and_eta():
     one = {"weight": torch.zeros(2, 1), "bias": torch.tensor([0.0, math.log(3.0)])}
     params, _ = stack_module_state([lin, lin])
     params = {k: torch.stack([one[k], one[k]]) for k in params}
-    state = vmap(algo.init_state, in_dims=(0, None))(params, 4)
+    state = vmap(algo.init_state, in_dims=(0, None))(params, GROUPS4)
     vals = {k: torch.stack([v, v]) for k, v in values().items()}
     vals["eta_q"] = torch.tensor([1.0, 0.0])
     b = {k: torch.stack([v, v]) for k, v in batch([0, 0, 2]).items()}
@@ -148,7 +150,7 @@ def test_registry_entry_is_valid():
 def test_reference_mode_renormalises_over_all_groups_with_absent_loss_zero():
     algo = GroupDRO()
     model, params = const_model()
-    state = algo.init_state(params, 4)
+    state = algo.init_state(params, GROUPS4)
     # Groups 0 (loss ln 4) and 2 (loss ln 4/3) present; 1 and 3 enter with loss 0, eta = 1:
     # q ~ 1/4 * [4, 1, 4/3, 1], renormalised over all four: [12, 3, 4, 3] / 22.
     _, ref = algo.update(model, params, state, batch([0, 0, 2]), values(ref=1.0), 0)
@@ -212,7 +214,7 @@ def test_stack_mixes_reference_and_project_modes():
     model = FunctionalModel(lin)
     one = {"weight": torch.zeros(2, 1), "bias": torch.tensor([0.0, math.log(3.0)])}
     params = {k: torch.stack([one[k], one[k]]) for k in one}
-    state = vmap(algo.init_state, in_dims=(0, None))(params, 4)
+    state = vmap(algo.init_state, in_dims=(0, None))(params, GROUPS4)
     vals = {k: torch.stack([v, v]) for k, v in values().items()}
     vals["reference"] = torch.tensor([1.0, 0.0])
     b = {k: torch.stack([v, v]) for k, v in batch([0, 0, 2]).items()}

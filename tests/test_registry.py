@@ -1,6 +1,8 @@
 """Registry entries and the submission flow: `aca-bench validate`, `run SUITE --algorithm`, and the
 newcomer's walk from an algorithm module in a temp folder to its page on the leaderboard."""
 
+import json
+
 import pytest
 import torch
 
@@ -316,3 +318,43 @@ def test_description_is_free_text(tmp_path):
     )
     entries, problems = registry.validate([folder])
     assert problems == [] and entries["texty"].card["description"].startswith("<script>")
+
+
+def _tutorial_module() -> str:
+    """The per-example plugin's code, as docs/contributing.md's tutorial gives it."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "contributing.md").read_text()
+    section = text.split("## A per-example method, end to end")[1]
+    return section.split("```python\n")[1].split("```")[0]
+
+
+def test_the_per_example_tutorial_validates_and_trains_at_the_task_budget(cli, tmp_path, monkeypatch):
+    """The docs' per-example method, as written there: it reads `batch["index"]` and sizes its state
+    from `setting.n_train`; `validate` passes it, and `run` compares it with ERM at one budget."""
+    data = _noise_digits()
+    monkeypatch.setattr(runner, "task_data", lambda cell, device: data)
+    mine = write_algorithm(
+        tmp_path / "my_algos",
+        "hard_examples",
+        "hard_examples",
+        _tutorial_module(),
+        cls="HardExamples",
+        extra="grid: {boost: [1.0, 4.0]}\n",
+        description="Hard-example weighting.",
+    )
+    result = cli("validate", mine)
+    assert result.exit_code == 0, result.output
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(NEWCOMER_SUITE)
+    store = tmp_path / "results"
+    args = ["--algorithm", "erm", "--algorithm", "hard_examples", "--registry", mine, "--device", "cpu"]
+    result = cli("run", suite, "--out", store, *args)
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output  # both at mnist_patch's budget, one epoch as the suite says
+    records = [json.loads(line) for line in (store / "records.jsonl").read_text().splitlines()]
+    mine_records = [r for r in records if r["algorithm"]["name"] == "hard_examples"]
+    assert len(mine_records) == 4  # 2 alphas x 2 boosts
+    for r in mine_records:
+        assert r["algorithm"]["hparams"]["lr"] == 0.02 and r["algorithm"]["hparams"]["epochs"] == 1
+        assert r["algorithm_record"]["mean_seen_loss"] > 0  # the per-example table was written

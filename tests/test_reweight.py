@@ -9,10 +9,13 @@ from torch import nn
 from torch.func import vmap
 
 from aca_bench.algorithms import registry
-from aca_bench.algorithms.base import FunctionalModel
+from aca_bench.algorithms.base import FunctionalModel, Setting
 from aca_bench.algorithms.erm import ERM
 from aca_bench.algorithms.reweight import Reweight, group_weights
 from aca_bench.benchmark.commands.validate import contract_problems
+
+GROUPS4 = Setting(64, 4, {}, "train")  # what init_state is told on a 4-group task
+NO_GROUPS = Setting(64, None, {}, "train")
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -53,7 +56,7 @@ def test_weighted_mean_over_the_training_set_is_the_mean_of_group_means():
 def test_update_by_hand():
     algo = Reweight()
     model, params = const_model()
-    state = algo.init_state(params, 4)
+    state = algo.init_state(params, GROUPS4)
     # counts (30, 10, 10, 10): n = 60, G = 4, w_0 = 1/2, w_2 = 3/2. Batch: two of group 0 (y = 0), one
     # of group 2 (y = 1): d/d logits = (2 * 1/2 * [-3/4, 3/4] + 3/2 * [1/4, -1/4]) / 3 = [-1/8, 1/8].
     new, _ = algo.update(model, params, state, batch([0, 0, 2]), values((30.0, 10.0, 10.0, 10.0)), 0)
@@ -65,8 +68,8 @@ def test_equal_groups_reduce_to_erm():
     model, params = const_model()
     vals = values((10.0, 10.0, 10.0, 10.0), lr=0.3)
     b = batch([0, 1, 2, 2, 3])
-    rw, _ = Reweight().update(model, params, Reweight().init_state(params, 4), b, vals, 0)
-    erm, _ = ERM().update(model, params, ERM().init_state(params, None), b, vals, 0)
+    rw, _ = Reweight().update(model, params, Reweight().init_state(params, GROUPS4), b, vals, 0)
+    erm, _ = ERM().update(model, params, ERM().init_state(params, NO_GROUPS), b, vals, 0)
     assert all(torch.allclose(rw[k], erm[k], atol=1e-7) for k in params)
 
 
@@ -74,7 +77,7 @@ def test_stacked_models_use_their_own_group_counts():
     algo = Reweight()
     model, one = const_model()
     params = {k: torch.stack([v, v]) for k, v in one.items()}
-    state = vmap(algo.init_state, in_dims=(0, None))(params, 4)
+    state = vmap(algo.init_state, in_dims=(0, None))(params, GROUPS4)
     vals = {
         k: torch.stack([a, b])
         for (k, a), b in zip(

@@ -9,11 +9,11 @@ import torch
 from click.testing import CliRunner
 
 from aca_bench.algorithms import registry
+from aca_bench.benchmark.budget import task_budget
 from aca_bench.benchmark.cli import main
 from aca_bench.benchmark.engine import evaluate, make_batch, member_mask, relabelled_groups, train_stack
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.params import resolve
-from aca_bench.benchmark.plan import task_budget
 from aca_bench.tasks import waterbirds, waterbirds_data
 from aca_bench.tasks.registry import get_task
 from aca_bench.tasks.waterbirds import WaterbirdsFeatureFlip, flip_coordinates

@@ -3,8 +3,8 @@
 import click
 
 from aca_bench.algorithms import registry
+from aca_bench.benchmark.budget import task_budget
 from aca_bench.benchmark.commands.options import registry_env_option
-from aca_bench.benchmark.plan import task_budget
 from aca_bench.benchmark.suite import builtin_names, load_suite
 from aca_bench.tasks.registry import all_tasks, get_task
 
@@ -16,7 +16,7 @@ from aca_bench.tasks.registry import all_tasks, get_task
     default=None,
     metavar="NAME",
     help="With `algorithms`: the hyperparameters each algorithm trains with on this task "
-    "(its own defaults, or the task's budget where the task names the algorithm).",
+    "(its own defaults, or the task's budget where the algorithm takes it).",
 )
 @registry_env_option
 def command(what: str, task: str | None) -> None:
@@ -32,7 +32,7 @@ def command(what: str, task: str | None) -> None:
         task_cls = get_task(task) if task is not None else None
         for name, entry in registry.load().items():
             budget = task_budget(task_cls, name) if task_cls is not None else {}
-            where = f" (defaults on {task}: {'the task names it' if budget else 'its own'})" if task else ""
+            where = f" (defaults on {task}: {'the task budget' if budget else 'its own'})" if task else ""
             if task_cls is not None and entry.cls.needs_groups and task_cls.n_groups is None:
                 where = f" (cannot run on {task}: needs group labels)"
             click.echo(f"{name}: {entry.card['description'].strip()}{where}")

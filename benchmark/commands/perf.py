@@ -11,11 +11,11 @@ from tqdm import tqdm
 
 from aca_bench.algorithms import registry
 from aca_bench.algorithms.base import PRECISIONS
+from aca_bench.benchmark.budget import task_budget
 from aca_bench.benchmark.commands.options import parse_list, registry_env_option
 from aca_bench.benchmark.environment import device_name, resolve_device
 from aca_bench.benchmark.perf import report
 from aca_bench.benchmark.perf.throughput import measure, tiled
-from aca_bench.benchmark.plan import task_budget
 from aca_bench.benchmark.store import Store, load_records
 from aca_bench.tasks.registry import get_task
 

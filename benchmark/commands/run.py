@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import click
 
+from aca_bench.benchmark.budget import budget_mismatches
 from aca_bench.benchmark.commands.options import (
     ExecutorFlags,
     apply_seeds,
@@ -21,6 +22,7 @@ from aca_bench.benchmark.commands.options import (
 )
 from aca_bench.benchmark.commands.results import checked_store, report_sweep
 from aca_bench.benchmark.environment import resolve_device
+from aca_bench.benchmark.plan import configurations
 from aca_bench.benchmark.suite import load_suite, with_algorithms, with_alphas
 from aca_bench.benchmark.sweep import run_sweep
 
@@ -76,6 +78,8 @@ def command(
         s = replace(s, experiments=with_alphas(s.experiments, parse_alphas(alphas), lo_hi, search))
     dev = resolve_device(device)
     click.echo(f"suite '{s.name}': {len(s.experiments)} experiment(s) on {dev.type}", err=True)
+    for line in budget_mismatches([t for e in s.experiments for t in configurations(e)]):
+        click.echo(f"warning: {line}", err=True)
     store = checked_store(out)
     result = run_sweep(
         s.experiments,
