@@ -1,5 +1,6 @@
 """Hyperparameter selection as a firm does it: from a selection suite's records (alpha 0, scored on the
-validation split), per budget the grid point with the best mean clean accuracy over seeds (`choose`),
+validation split), per budget the grid point with the best mean clean accuracy (or another metric,
+such as the worst-group accuracy fairness methods are selected by) over seeds (`choose`),
 or the published protocol's one setting for every value of a key (`choose_shared`). Torch-free; the
 `aca-bench select` command and the docs render what it picks.
 """
@@ -12,11 +13,16 @@ MIN_SEEDS = 2  # a grid point counts from this many seeds
 
 
 def choose(
-    records: list[dict], by: tuple[str, ...], over: tuple[str, ...], algorithm: str = "dpsgd"
+    records: list[dict],
+    by: tuple[str, ...],
+    over: tuple[str, ...],
+    algorithm: str = "dpsgd",
+    metric: str = "clean_accuracy",
 ) -> list[dict]:
-    """Per value of the `by` hyperparameters: the `over` values with the best mean clean accuracy over
-    seeds (ties: the first in sorted order), with the accuracy, the seeds and the runner-up."""
-    acc = choose_all(records, by, over, algorithm)
+    """Per value of the `by` hyperparameters: the `over` values with the best mean `metric` over seeds
+    (ties: the first in sorted order), with it (as `val_<metric>`), the seeds and the runner-up."""
+    acc = choose_all(records, by, over, algorithm, metric)
+    key = f"val_{metric}"
     if not acc:
         raise BenchError(f"no {algorithm} records at alpha 0 on the validation split (eval_split: val)")
     picks = []
@@ -29,12 +35,10 @@ def choose(
             {
                 **dict(zip(by, budget, strict=True)),
                 **dict(zip(over, best[1], strict=True)),
-                "val_clean_accuracy": -best[0],
+                key: -best[0],
                 "seeds": best[2],
                 "grid_points": len(scored),
-                "runner_up": dict(zip(over, rest[0][1], strict=True)) | {"val_clean_accuracy": -rest[0][0]}
-                if rest
-                else None,
+                "runner_up": dict(zip(over, rest[0][1], strict=True)) | {key: -rest[0][0]} if rest else None,
             }
         )
     return picks
@@ -70,10 +74,14 @@ def choose_shared(
 
 
 def choose_all(
-    records: list[dict], by: tuple[str, ...], over: tuple[str, ...], algorithm: str = "dpsgd"
+    records: list[dict],
+    by: tuple[str, ...],
+    over: tuple[str, ...],
+    algorithm: str = "dpsgd",
+    metric: str = "clean_accuracy",
 ) -> dict[tuple, dict[tuple, tuple[float, int]]]:
-    """(mean validation clean accuracy at alpha 0, seeds) of every grid point with at least MIN_SEEDS
-    seeds, per value of `by`."""
+    """(mean validation `metric` at alpha 0, seeds) of every grid point with at least MIN_SEEDS seeds,
+    per value of `by`."""
     acc: dict[tuple, dict[tuple, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     for r in records:
         if r["algorithm"]["name"] != algorithm or float(r["alpha"]) != 0.0:
@@ -81,7 +89,9 @@ def choose_all(
         if r["task"].get("params", {}).get("eval_split") != "val":
             continue
         hp = r["algorithm"]["hparams"]
-        acc[tuple(hp[k] for k in by)][tuple(hp[k] for k in over)][r["seed"]] = r["metrics"]["clean_accuracy"]
+        if metric not in r["metrics"]:
+            raise BenchError(f"{algorithm} records at alpha 0 have no metric '{metric}'")
+        acc[tuple(hp[k] for k in by)][tuple(hp[k] for k in over)][r["seed"]] = r["metrics"][metric]
     return {
         budget: {pt: (sum(s.values()) / len(s), len(s)) for pt, s in points.items() if len(s) >= MIN_SEEDS}
         for budget, points in acc.items()
@@ -92,10 +102,10 @@ def _order(budget: tuple) -> tuple:
     return tuple(-x if isinstance(x, float) else 0 for x in budget)
 
 
-def reference(records: list[dict], algorithm: str = "erm") -> float | None:
-    """Mean validation clean accuracy at alpha 0 of `algorithm`'s records (the ERM bar)."""
+def reference(records: list[dict], algorithm: str = "erm", metric: str = "clean_accuracy") -> float | None:
+    """Mean validation `metric` at alpha 0 of `algorithm`'s records (the ERM bar)."""
     accs = [
-        r["metrics"]["clean_accuracy"]
+        r["metrics"][metric]
         for r in records
         if r["algorithm"]["name"] == algorithm
         and float(r["alpha"]) == 0.0

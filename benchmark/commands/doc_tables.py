@@ -11,7 +11,8 @@ columns named, in order; `where=COLUMN:TEXT` keeps rows whose column contains TE
 the scaling tables of `aca_bench.benchmark.scaling.markdown` instead (`view=scaling-fits`: the fits
 alone); `view=against:KEY by=PARAM` with
 several comma-separated stores gives `against.markdown`, the stores side by side; `view=select
-by=A,B over=C,D [shared=B]` the picks of a selection suite, `select.markdown`; `view=results` what
+by=A,B over=C,D [shared=B] [algorithm=NAME] [metric=NAME]` the picks of a selection suite,
+`select.markdown`; `view=results` what
 `aca-bench results` prints, in a code block; `view=adaptive` with a fixed-grid store and an adaptive one,
 `perf_adaptive.markdown`, and `view=adaptive-summary` its totals, `perf_adaptive.summary`;
 `view=adaptive-floor` with one adaptive store, what it trained against the least its design could have,
@@ -144,10 +145,18 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
         return report.markdown(records) + "\n\n" + provenance(records) + "\n"
     if opts.get("view") == "select":  # a selection suite's picks (aca_bench.benchmark.commands.select)
         by, over = (
-            tuple(opts.get("by", "target_epsilon").split(",")),
+            tuple(k for k in opts.get("by", "target_epsilon").split(",") if k),
             tuple(opts.get("over", "lr").split(",")),
         )
-        return select.markdown(records, by, over, opts.get("shared")) + "\n\n" + provenance(records) + "\n"
+        picks = select.markdown(
+            records,
+            by,
+            over,
+            opts.get("shared"),
+            opts.get("algorithm", "dpsgd"),
+            opts.get("metric", "clean_accuracy"),
+        )
+        return picks + "\n\n" + provenance(records) + "\n"
     if opts.get("view", "").startswith("against:"):  # alpha* against one hyperparameter, stores side by side
         key = opts["view"].partition(":")[2]
         named = {}  # the stores' columns are named by their folders' last part

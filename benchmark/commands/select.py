@@ -1,8 +1,8 @@
 """Hyperparameter selection as a firm does it: from a selection suite's records (alpha 0, scored on the
-validation split), per budget the grid point with the best mean clean accuracy over seeds.
+validation split), per budget the grid point with the best mean clean accuracy (or --metric) over seeds.
 
     aca-bench select --out DIR [--by target_epsilon,max_grad_norm] [--over lr,epochs]
-                     [--shared-across max_grad_norm]
+                     [--shared-across max_grad_norm] [--algorithm NAME] [--metric NAME]
 
 prints one line per budget (the values of `--by`) with the chosen values of `--over`, the mean
 validation clean accuracy, the seeds behind it and the runner-up. Only grid points with at least
@@ -24,33 +24,40 @@ def _value(v: object) -> object:
 
 
 def markdown(
-    records: list[dict], by: tuple[str, ...], over: tuple[str, ...], shared: str | None = None
+    records: list[dict],
+    by: tuple[str, ...],
+    over: tuple[str, ...],
+    shared: str | None = None,
+    algorithm: str = "dpsgd",
+    metric: str = "clean_accuracy",
 ) -> str:
-    """The picks as a Markdown table: per budget the chosen `over` values and their validation clean
-    accuracy (with the runner-up), or with `shared` the one setting for every value of that key and
-    its worst accuracy; ERM's accuracy on the same split, if present, in a last line."""
+    """The picks as a Markdown table: per budget the chosen `over` values and their validation `metric`
+    (with the runner-up), or with `shared` the one setting for every value of that key and its worst
+    accuracy; ERM's on the same split, if present, in a last line."""
+    words = metric.replace("_", " ")
     if shared:
         by = tuple(k for k in by if k != shared)
         heads = [*by, *over, f"worst val clean acc over {shared}"]
         rows = [
             [*(_value(p[k]) for k in (*by, *over)), f"{p['worst_val_clean_accuracy']:.3f}"]
-            for p in choose_shared(records, by, shared, over)
+            for p in choose_shared(records, by, shared, over, algorithm)
         ]
     else:
-        heads = [*by, *over, "val clean acc", "seeds", "runner-up"]
+        key = f"val_{metric}"
+        heads = [*by, *over, f"val {words}", "seeds", "runner-up"]
         rows = [
             [
                 *(_value(p[k]) for k in (*by, *over)),
-                f"{p['val_clean_accuracy']:.3f}",
+                f"{p[key]:.3f}",
                 p["seeds"],
-                "-" if p["runner_up"] is None else f"{p['runner_up']['val_clean_accuracy']:.3f}",
+                "-" if p["runner_up"] is None else f"{p['runner_up'][key]:.3f}",
             ]
-            for p in choose(records, by, over)
+            for p in choose(records, by, over, algorithm, metric)
         ]
     lines = [markdown_table(heads, rows)]
-    erm = reference(records)
+    erm = reference(records, metric=metric) if algorithm != "erm" else None
     if erm is not None:
-        lines += ["", f"ERM at its task defaults on the same split: val clean accuracy {erm:.3f}."]
+        lines += ["", f"ERM at the task's budget on the same split: val {words} {erm:.3f}."]
     return "\n".join(lines)
 
 
@@ -65,20 +72,28 @@ def markdown(
     help="Whose configurations are chosen among (erm: its epochs at the task's budget, e.g.).",
 )
 @click.option(
+    "--metric",
+    type=click.Choice(("clean_accuracy", "worst_group_accuracy")),
+    default="clean_accuracy",
+    show_default=True,
+    help="What the pick maximises on the validation split (worst_group_accuracy: fairness methods, as "
+    "JTT and Group DRO select).",
+)
+@click.option(
     "--shared-across",
     metavar="KEY",
     default=None,
     help="The published protocol: one setting of --over for every value of KEY (e.g. max_grad_norm), "
     "the one whose worst KEY value trains best; KEY is then left out of --by.",
 )
-def command(out: str, by: str, over: str, algorithm: str, shared_across: str | None) -> None:
+def command(out: str, by: str, over: str, algorithm: str, metric: str, shared_across: str | None) -> None:
     """Pick hyperparameters per budget from a selection suite's records (alpha 0, validation split)."""
     records, _ = load_records(out)
     by_keys = tuple(k for k in by.split(",") if k)
     over_keys = tuple(over.split(","))
-    erm = reference(records) if algorithm != "erm" else None  # the bar others are held to
+    erm = reference(records, metric=metric) if algorithm != "erm" else None  # the bar others are held to
     if erm is not None:
-        click.echo(f"erm (task defaults): val clean accuracy {erm:.4f}")
+        click.echo(f"erm (task budget): val {metric.replace('_', ' ')} {erm:.4f}")
     if shared_across:
         by_keys = tuple(k for k in by_keys if k != shared_across)
         for p in choose_shared(records, by_keys, shared_across, over_keys, algorithm):
@@ -89,12 +104,13 @@ def command(out: str, by: str, over: str, algorithm: str, shared_across: str | N
                 f"{p['worst_val_clean_accuracy']:.4f}"
             )
         return
-    for p in choose(records, by_keys, over_keys, algorithm):
+    key, words = f"val_{metric}", metric.replace("_", " ")
+    for p in choose(records, by_keys, over_keys, algorithm, metric):
         head = ", ".join(f"{k}={_value(p[k])}" for k in by_keys) or algorithm
         pick = ", ".join(f"{k}={p[k]}" for k in over_keys)
         ru = p["runner_up"]
-        second = "" if ru is None else f"; runner-up {ru['val_clean_accuracy']:.4f}"
+        second = "" if ru is None else f"; runner-up {ru[key]:.4f}"
         click.echo(
-            f"{head}: {pick}  val clean accuracy {p['val_clean_accuracy']:.4f} "
+            f"{head}: {pick}  val {words} {p[key]:.4f} "
             f"({p['seeds']} seeds, {p['grid_points']} grid points{second})"
         )
