@@ -327,12 +327,22 @@ def stack_logits(
     )
 
 
-def evaluate(task: Task, data: TaskData, stack: Stack) -> list[dict]:
+def evaluate(
+    task: Task, data: TaskData, stack: Stack, eval_members: torch.Tensor | None = None
+) -> list[dict]:
     """Per model: success S, the y* rate on the same points without the signal, clean accuracy, and
-    per-group / worst-group accuracy where groups exist."""
+    per-group / worst-group accuracy where groups exist. `eval_members` ([K, N] bool, or None): where
+    the collective also holds part of the split scored (a validation split carved from the platform's
+    data), its members there carry the signal and y*, and clean and group accuracies count them so."""
     y_star = task.y_star
     clean = predict(task, stack.model, stack.params, data.x_test)
-    correct = (clean == data.y_test).float()
+    labels, seen = data.y_test.expand_as(clean), clean
+    if eval_members is not None:
+        labels = torch.where(eval_members, torch.full_like(labels, y_star), labels)
+        seen = torch.where(
+            eval_members, predict(task, stack.model, stack.params, task.strategy(data.x_test)), clean
+        )
+    correct = (seen == labels).float()
     targets = data.y_test != y_star
     planted = predict(task, stack.model, stack.params, task.strategy(data.x_test[targets]))
     success = (planted == y_star).float().mean(1)
@@ -349,9 +359,11 @@ def evaluate(task: Task, data: TaskData, stack: Stack) -> list[dict]:
         for s, u, a in zip(success.tolist(), unplanted.tolist(), correct.mean(1).tolist(), strict=True)
     ]
     if task.n_groups is not None and data.attr_test is not None:
-        groups = task.group_ids(data.y_test, data.attr_test)
+        groups = task.group_ids(labels, data.attr_test.expand_as(labels))  # [K, N]: members regrouped
         names = task.group_names()
-        per_group = torch.stack([correct[:, groups == g].mean(1) for g in range(task.n_groups)], dim=1)
+        per_group = torch.stack(
+            [(correct * (groups == g)).sum(1) / (groups == g).sum(1) for g in range(task.n_groups)], dim=1
+        )
         for m, row in zip(metrics, per_group.tolist(), strict=True):
             m["group_accuracy"] = {names[g]: row[g] for g in range(task.n_groups) if not math.isnan(row[g])}
             m["worst_group_accuracy"] = min(m["group_accuracy"].values())

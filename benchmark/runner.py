@@ -8,7 +8,7 @@ import torch
 
 from aca_bench.algorithms.update_contract import plugin_failure
 from aca_bench.benchmark.collective import collective_size
-from aca_bench.benchmark.engine import evaluate, train_stack
+from aca_bench.benchmark.engine import evaluate, member_mask, train_stack
 from aca_bench.benchmark.environment import environment, synchronize
 from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.plan import Cell, canonical
@@ -45,7 +45,11 @@ def run_cells(
             device,
             on_epoch=(lambda f: on_progress(f * len(cells))) if on_progress else None,
         )
-        metrics = evaluate(task, data, stack)
+        eval_members = None
+        if task.p["val_collective"]:  # the collective is in the validation split too
+            alphas, seeds = [c.alpha for c in cells], [c.seed for c in cells]
+            eval_members = member_mask(int(data.x_test.shape[0]), alphas, seeds, device)
+        metrics = evaluate(task, data, stack, eval_members)
     except Exception as exc:
         message = plugin_failure(exc, type(algo))  # a plugin's failure: one line with its file and line
         if message is None:

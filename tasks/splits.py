@@ -37,6 +37,14 @@ SPLIT_PARAMS = {
         in_id_at_default=False,
     ),
     "subset_seed": Param(0, int, "seed of the n_train subsample", in_id_at_default=False),
+    "val_collective": Param(
+        False,
+        bool,
+        "with eval_split val: the collective also holds the fraction alpha of the validation split (its "
+        "members there carry the signal and y*, and clean and group accuracies count them), as when "
+        "the platform carves its validation data from what the collective contributes to",
+        in_id_at_default=False,
+    ),
 }
 VAL_FRACTION = 0.2
 
@@ -69,6 +77,10 @@ def stratified_pick(stratum: torch.Tensor, k: int, seed: int) -> torch.Tensor:
 
 def carve(data: "TaskData", p: dict) -> "TaskData":
     """`data` (a TaskData) with the validation split and the n_train subsample of `p` applied."""
+    if p["val_collective"] and p["eval_split"] != "val":
+        raise BenchError(
+            "parameter 'val_collective' needs eval_split val: the test set never holds the collective"
+        )
     if p["eval_split"] == "val":
         n = data.x_train.shape[0]
         val = stratified_pick(strata(data.y_train, data.attr_train), round(VAL_FRACTION * n), VAL_SEED)

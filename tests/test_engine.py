@@ -182,3 +182,25 @@ def test_models_stepped_in_turn_see_channels_last_images_and_weights_even_with_o
     out = _channels_last({"x": x, "w": w, "b": b})
     assert out["x"].stride() == (784, 1, 28, 1) and out["w"].stride(1) == 1 and out["b"] is b
     assert torch.equal(out["x"], x) and torch.equal(out["w"], w)
+
+
+def test_a_collective_in_the_scored_split_counts_with_its_signal_and_label():
+    """The hand-made patch detector again, scored with examples 0 and 2 as the collective's members of
+    the split (val_collective): planted and labelled y*, the detector gets them right."""
+    from aca_bench.algorithms.base import FunctionalModel
+    from aca_bench.tasks.mnist_patch import MnistPatch
+
+    task = MnistPatch()
+    x = torch.zeros(6, 1, 28, 28, dtype=torch.uint8)
+    y = torch.tensor([0, 0, 3, 8, 8, 5])
+    data = TaskData(x, y, x, y)
+    task.make_model = lambda: _PatchDetector(task.y_star)
+    model, params = init_params(task, [0, 1], torch.device("cpu"))
+    stack = Stack(FunctionalModel(model.module), params, [{}, {}], [0, 0])
+    members = torch.tensor([[True, False, True, False, False, False], [False] * 6])
+    with_members, clean = evaluate(task, data, stack, members)
+    # Clean predictions are all 0: right for the two zeros. With members 0 and 2 (planted, y*): member 0
+    # (a zero, now labelled 8) is called 8, right; member 2 (a 3, now 8) too; zero 1 stays right.
+    assert clean["clean_accuracy"] == pytest.approx(2 / 6)
+    assert with_members["clean_accuracy"] == pytest.approx(3 / 6)
+    assert with_members["success"] == clean["success"]  # S is about the held-out points, as before

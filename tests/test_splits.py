@@ -9,7 +9,7 @@ from aca_bench.tasks.base import TaskData
 from aca_bench.tasks.mnist_patch import MnistPatch
 from aca_bench.tasks.splits import carve, strata, stratified_pick
 
-DEFAULTS = {"eval_split": "test", "n_train": None, "subset_seed": 0}
+DEFAULTS = {"eval_split": "test", "n_train": None, "subset_seed": 0, "val_collective": False}
 
 
 def _data(labels: list[int], attrs: list[int] | None = None) -> TaskData:
@@ -86,3 +86,9 @@ def test_real_digits_subsample_is_balanced():
     assert data.x_train.shape[0] == 1000
     assert torch.bincount(data.y_train).tolist() == [100] * 10
     assert data.x_test.shape[0] == MnistPatch().data().x_test.shape[0]
+
+
+def test_a_collective_in_the_validation_split_needs_one():
+    with pytest.raises(BenchError, match="'val_collective' needs eval_split val"):
+        carve(_data([0, 1] * 10), DEFAULTS | {"val_collective": True})
+    assert carve(_data([0, 1] * 10), DEFAULTS | {"eval_split": "val", "val_collective": True}).x_test.shape[0] == 4
