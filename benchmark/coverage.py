@@ -3,9 +3,13 @@
 Per configuration a generative model of its records is fitted by maximum likelihood, and experiments
 drawn from it on the configuration's own alpha grid score an estimator (`critical_mass`'s signature).
 
-The model. Each seed's success curve is a logistic in log alpha, logit S = a_s + b_s * (log alpha - c)
-(c: the mean log alpha of the grid), with seed-level random effects: (a_s, b_s) bivariate normal, so
-each seed has its own location (-a_s / b_s) and scale (1 / b_s); each (seed, alpha) cell adds normal
+The model. Each seed's success curve is, on the logit scale, a population mean m(log alpha) plus a
+seed's own line u_s + v_s * (log alpha - c) (c: the mean log alpha of the grid; (u_s, v_s) bivariate
+normal with mean 0, so each seed has its own location and scale). The mean is either saturated, a free
+mean logit at each alpha run, linear between them in log alpha and flat beyond (the judge the product
+uses: it follows the records' seed mean wherever the curve bends), or logistic, one line a + b *
+(log alpha - c) (fewer parameters, but it misses curves that sit flat and then jump, as DP-SGD's at
+epsilon 1 does, by up to 0.25 in S). Each (seed, alpha) cell adds normal
 noise of sd `sd_cell` on the logit scale; the measured S is then binomial over the record's
 `n_success_eval` test points. The fit is maximum likelihood on the cells' empirical logits
 (log((k + 1/2) / (n - k + 1/2)), the binomial entering through its variance 1/(k + 1/2) +
@@ -67,16 +71,26 @@ class Model:
     floor: float  # S as the logit goes to -inf: the mean S at alpha 0 (0 where alpha 0 did not run)
     ceiling: float  # S as the logit goes to +inf
     power: float  # S = floor + (ceiling - floor) * sigmoid(logit) ** power: above 1 the foot is steeper
+    # The saturated mean: the mean logit `levels` at each alpha run (at `knots`, log alpha - centre),
+    # linear between them in log alpha and flat beyond; empty: the line intercept + slope * x
+    knots: tuple[float, ...] = ()
+    levels: tuple[float, ...] = ()
 
     @property
     def seed_cov(self) -> np.ndarray:
         c = self.corr * self.sd_intercept * self.sd_slope
         return np.array([[self.sd_intercept**2, c], [c, self.sd_slope**2]])
 
+    def mean_logit(self, x: np.ndarray) -> np.ndarray:
+        """The population's mean logit at log alpha - centre `x`."""
+        if not self.levels:
+            return self.intercept + self.slope * x
+        return np.interp(x, self.knots, self.levels)
+
     def mean_curve(self, alphas: np.ndarray) -> np.ndarray:
         """E[S] at each alpha > 0: the mean of a logistic of a normal logit, by Gauss-Hermite."""
         x = np.log(np.asarray(alphas, dtype=float)) - self.centre
-        mean = self.intercept + self.slope * x
+        mean = self.mean_logit(x)
         var = (
             self.sd_intercept**2
             + 2 * self.corr * self.sd_intercept * self.sd_slope * x
@@ -116,11 +130,11 @@ class Model:
     ) -> np.ndarray:
         """sims x seeds x alphas of simulated S on grid `alphas` (n_eval: test points per alpha)."""
         alphas = np.asarray(alphas, dtype=float)
-        effects = rng.multivariate_normal([self.intercept, self.slope], self.seed_cov, size=(sims, seeds))
+        effects = rng.multivariate_normal([0.0, 0.0], self.seed_cov, size=(sims, seeds))
         positive = alphas > 0
         x = np.zeros_like(alphas)
         x[positive] = np.log(alphas[positive]) - self.centre
-        eta = effects[..., :1] + effects[..., 1:] * x
+        eta = self.mean_logit(x) + effects[..., :1] + effects[..., 1:] * x
         p = self.success(eta + self.sd_cell * rng.standard_normal(eta.shape))
         p[..., ~positive] = self.floor
         n = np.broadcast_to(np.asarray(n_eval, dtype=int), p.shape)
@@ -140,9 +154,10 @@ def cells(df: pd.DataFrame) -> Cells:
     return Cells(success.columns.to_numpy(dtype=float), success.to_numpy(), n_eval.to_numpy(dtype=int))
 
 
-def fit(data: Cells) -> Model:
+def fit(data: Cells, saturated: bool = False) -> Model:
     """The maximum-likelihood model of `data` (at least two positive alphas): the power and the ceiling
-    profiled (Nelder-Mead), the seed and cell parameters fitted at each (L-BFGS-B)."""
+    profiled (Nelder-Mead), the seed and cell parameters fitted at each (L-BFGS-B); `saturated`: a free
+    mean logit at each alpha run instead of a line in log alpha."""
     if (data.alphas > 0).sum() < 2:
         raise BenchError("fewer than two positive alphas: no curve to fit")
     zero = data.alphas == 0
@@ -157,7 +172,7 @@ def fit(data: Cells) -> Model:
 
     def profile(u: np.ndarray) -> tuple[Model, float]:
         ceiling = top + (1 - top) * float(_sigmoid(u[1]))
-        model, nll, noise = _fit_at(data, floor, ceiling, math.exp(u[0]), warm["noise"])
+        model, nll, noise = _fit_at(data, floor, ceiling, math.exp(u[0]), warm["noise"], saturated)
         if nll < warm["nll"]:
             warm.update(nll=nll, noise=noise)
         return model, nll
@@ -183,7 +198,7 @@ def _empirical(success: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 
 def _fit_at(
-    data: Cells, floor: float, ceiling: float, power: float, noise: np.ndarray
+    data: Cells, floor: float, ceiling: float, power: float, noise: np.ndarray, saturated: bool
 ) -> tuple[Model, float, np.ndarray]:
     """The maximum-likelihood model with this floor, ceiling and power, its negative log-likelihood of
     the cells' S (the Gaussian likelihood of y = logit(((S - floor) / (ceiling - floor)) ** (1 / power)),
@@ -199,23 +214,26 @@ def _fit_at(
     y = np.log(r) - np.log1p(-r)
     slope = 1 / (power * q * -np.expm1(np.log(q) / power) * (ceiling - floor))  # dy/dS
     v = p * (1 - p) / (n + 1) * slope**2
-    design = np.stack([np.ones_like(x), x], axis=1)
+    design = np.stack([np.ones_like(x), x], axis=1)  # of the seed effects
+    fixed = np.eye(len(x)) if saturated else design  # of the mean
+    m = fixed.shape[1]
 
     def negative_log_likelihood(theta: np.ndarray) -> float:
-        a, b, log_sa, log_sb, z_corr, log_cell = theta
+        coef, (log_sa, log_sb, z_corr, log_cell) = theta[:m], theta[m:]
         sa, sb, rho = math.exp(log_sa), math.exp(log_sb), math.tanh(z_corr)
         shared = design @ np.array([[sa * sa, rho * sa * sb], [rho * sa * sb, sb * sb]]) @ design.T
         cov = shared + np.einsum("sj,jk->sjk", v + math.exp(2 * log_cell), np.eye(len(x)))
         chol = np.linalg.cholesky(cov)
-        z = np.linalg.solve(chol, (y - (a + b * x))[..., None])
+        z = np.linalg.solve(chol, (y - fixed @ coef)[..., None])
         return float(0.5 * (z**2).sum() + np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
 
-    rows = np.tile(design, (len(y), 1)) / np.sqrt(v.ravel())[:, None]  # pooled weighted least squares
+    rows = np.tile(fixed, (len(y), 1)) / np.sqrt(v.ravel())[:, None]  # pooled weighted least squares
     coef = np.linalg.lstsq(rows, y.ravel() / np.sqrt(v.ravel()), rcond=None)[0]
     start = np.concatenate([coef, noise])
-    bounds = [(None, None), (None, None), (-7, 3), (-7, 3), (-3, 3), (-7, 3)]
+    bounds = [(None, None)] * m + [(-7, 3), (-7, 3), (-3, 3), (-7, 3)]
     best = optimize.minimize(negative_log_likelihood, start, method="L-BFGS-B", bounds=bounds)
-    a, b, log_sa, log_sb, z_corr, log_cell = best.x
+    coef, (log_sa, log_sb, z_corr, log_cell) = best.x[:m], best.x[m:]
+    b, a = np.polyfit(x, fixed @ coef, 1)  # the line through the mean logits (itself, unsaturated)
     model = Model(
         centre,
         a,
@@ -227,8 +245,10 @@ def _fit_at(
         floor,
         ceiling,
         power,
+        tuple(x.tolist()) if saturated else (),
+        tuple(coef.tolist()) if saturated else (),
     )
-    return model, float(best.fun) - float(np.log(slope).sum()), best.x[2:]
+    return model, float(best.fun) - float(np.log(slope).sum()), best.x[m:]
 
 
 @dataclass(frozen=True)
@@ -290,6 +310,7 @@ def study(
     sims: int,
     seeds: int | None = None,
     seed: int = 0,
+    saturated: bool = False,
 ) -> list[Study]:
     """The study of every configuration of `runs` (`aggregate.runs_frame`) that is not degenerate and ran
     at least two positive alphas at every seed, `sims` simulated experiments each with `seeds` seeds (its
@@ -304,7 +325,7 @@ def study(
         positive = data.alphas > 0
         if positive.sum() < 2 or len(data.success) < 2:
             continue
-        model = fit(data)
+        model = fit(data, saturated)
         truth = model.alpha_star(target)
         gap = float(np.abs(model.mean_curve(data.alphas[positive]) - data.success[:, positive].mean(0)).max())
         rng = np.random.default_rng([seed, zlib.crc32(config_id.encode())])

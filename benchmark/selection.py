@@ -20,25 +20,29 @@ def choose(
     metric: str = "clean_accuracy",
 ) -> list[dict]:
     """Per value of the `by` hyperparameters: the `over` values with the best mean `metric` over seeds
-    (ties: the first in sorted order), with it (as `val_<metric>`), the seeds and the runner-up."""
+    (ties: the better mean clean accuracy, then the first in sorted order), with it (as `val_<metric>`),
+    the seeds and the runner-up."""
     acc = choose_all(records, by, over, algorithm, metric)
+    clean = choose_all(records, by, over, algorithm, "clean_accuracy")
     key = f"val_{metric}"
     if not acc:
         raise BenchError(f"no {algorithm} records at alpha 0 on the validation split (eval_split: val)")
     picks = []
     for budget in sorted(acc, key=_order):
-        scored = sorted((-mean, point, n) for point, (mean, n) in sorted(acc[budget].items()))
+        scored = sorted(
+            (-mean, -clean[budget][point][0], point, n) for point, (mean, n) in sorted(acc[budget].items())
+        )
         if not scored:
             continue
         best, *rest = scored
         picks.append(
             {
                 **dict(zip(by, budget, strict=True)),
-                **dict(zip(over, best[1], strict=True)),
+                **dict(zip(over, best[2], strict=True)),
                 key: -best[0],
-                "seeds": best[2],
+                "seeds": best[3],
                 "grid_points": len(scored),
-                "runner_up": dict(zip(over, rest[0][1], strict=True)) | {key: -rest[0][0]} if rest else None,
+                "runner_up": dict(zip(over, rest[0][2], strict=True)) | {key: -rest[0][0]} if rest else None,
             }
         )
     return picks
@@ -96,6 +100,11 @@ def choose_all(
         budget: {pt: (sum(s.values()) / len(s), len(s)) for pt, s in points.items() if len(s) >= MIN_SEEDS}
         for budget, points in acc.items()
     }
+
+
+def of_task(records: list[dict], task: str | None) -> list[dict]:
+    """The records of `task` (all of them for None): a selection suite may score several tasks."""
+    return records if task is None else [r for r in records if r["task"]["name"] == task]
 
 
 def _order(budget: tuple) -> tuple:

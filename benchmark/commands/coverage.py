@@ -29,18 +29,24 @@ from aca_bench.benchmark.store import load_records
 # name -> estimator, side by side: the t-band test inversion in use and the percentile bootstrap it replaced
 ESTIMATORS = {"t-inversion": critical_mass, "bootstrap": critical_mass_bootstrap}
 SIMS = 500
+MEANS = (
+    "saturated",
+    "logistic",
+)  # the generative model's mean curve (benchmark/coverage.py); the first judges
 
 
-def summary(store: str, target: float, sims: int, seeds: int | None, seed: int = 0) -> dict:
-    """The study of every configuration of the store at `store`, as plain data: the settings, the
-    seconds it took and one row per configuration (an infinite width or bias is None)."""
+def summary(
+    store: str, target: float, sims: int, seeds: int | None, seed: int = 0, mean: str = MEANS[0]
+) -> dict:
+    """The study of every configuration of the store at `store` under the `mean` model, as plain data:
+    the settings, the seconds it took and one row per configuration (an infinite width or bias is None)."""
     start = time.perf_counter()
     records, problems = load_records(store)
     for p in problems:
         click.echo(f"warning: {p}", err=True)
     if not records:
         raise BenchError(f"no intact run records in '{store}'")
-    results = study(runs_frame(records), ESTIMATORS, target, sims, seeds, seed)
+    results = study(runs_frame(records), ESTIMATORS, target, sims, seeds, seed, mean == "saturated")
     if not results:
         raise BenchError(f"'{store}' has no configuration with two positive alphas at every seed")
     return {
@@ -49,6 +55,7 @@ def summary(store: str, target: float, sims: int, seeds: int | None, seed: int =
         "sims": sims,
         "seeds": seeds,
         "seed": seed,
+        "mean": mean,
         "seconds": round(time.perf_counter() - start, 1),
         "rows": [_row(s) for s in results],
     }
@@ -103,6 +110,7 @@ def markdown(data: dict) -> str:
     command += "" if data["target"] == TARGET else f" --target {data['target']:g}"
     command += "" if data["seeds"] is None else f" --seeds {data['seeds']}"
     command += "" if data["seed"] == 0 else f" --seed {data['seed']}"
+    command += "" if data.get("mean", MEANS[0]) == MEANS[0] else f" --mean {data['mean']}"
     return (
         markdown_table(*table(data))
         + f"\n\n`{command}`: {data['sims']} simulated experiments per configuration at S >= "
@@ -124,11 +132,18 @@ def markdown(data: dict) -> str:
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of the simulation's random draws.")
 @click.option(
+    "--mean",
+    type=click.Choice(MEANS),
+    default=MEANS[0],
+    show_default=True,
+    help="The model's mean curve: a free mean logit at each alpha run, or a line in log alpha.",
+)
+@click.option(
     "--json", "json_path", type=click.Path(dir_okay=False), help="Also write the table's data here."
 )
-def command(store, target, sims, seeds, seed, json_path) -> None:
+def command(store, target, sims, seeds, seed, mean, json_path) -> None:
     """Coverage, width and bias of alpha* estimators on experiments simulated from STORE's records."""
-    data = summary(store, target, sims, seeds, seed)
+    data = summary(store, target, sims, seeds, seed, mean)
     heads, body = table(data)
     widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(heads)]
     for line in (heads, *body):

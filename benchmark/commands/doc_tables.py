@@ -11,7 +11,7 @@ columns named, in order; `where=COLUMN:TEXT` keeps rows whose column contains TE
 the scaling tables of `aca_bench.benchmark.scaling.markdown` instead (`view=scaling-fits`: the fits
 alone); `view=against:KEY by=PARAM` with
 several comma-separated stores gives `against.markdown`, the stores side by side; `view=select
-by=A,B over=C,D [shared=B] [algorithm=NAME] [metric=NAME]` the picks of a selection suite,
+by=A,B over=C,D [shared=B] [algorithm=NAME] [task=NAME] [metric=NAME]` the picks of a selection suite,
 `select.markdown`; `view=results` what
 `aca-bench results` prints, in a code block; `view=adaptive` with a fixed-grid store and an adaptive one,
 `perf_adaptive.markdown`, and `view=adaptive-summary` its totals, `perf_adaptive.summary`;
@@ -40,6 +40,7 @@ from aca_bench.benchmark.errors import BenchError
 from aca_bench.benchmark.markdown import markdown_table
 from aca_bench.benchmark.perf import report
 from aca_bench.benchmark.scaling import markdown, scaling_series, with_measured
+from aca_bench.benchmark.selection import of_task
 from aca_bench.benchmark.store import load_records
 
 ADAPTIVE_VIEWS = {"adaptive": perf_adaptive.markdown, "adaptive-summary": perf_adaptive.summary}
@@ -149,7 +150,7 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
             tuple(opts.get("over", "lr").split(",")),
         )
         picks = select.markdown(
-            records,
+            of_task(records, opts.get("task")),
             by,
             over,
             opts.get("shared"),

@@ -2,7 +2,7 @@
 validation split), per budget the grid point with the best mean clean accuracy (or --metric) over seeds.
 
     aca-bench select --out DIR [--by target_epsilon,max_grad_norm] [--over lr,epochs]
-                     [--shared-across max_grad_norm] [--algorithm NAME] [--metric NAME]
+                     [--shared-across max_grad_norm] [--algorithm NAME] [--task NAME] [--metric NAME]
 
 prints one line per budget (the values of `--by`) with the chosen values of `--over`, the mean
 validation clean accuracy, the seeds behind it and the runner-up. Only grid points with at least
@@ -15,7 +15,7 @@ import math
 import click
 
 from aca_bench.benchmark.markdown import markdown_table
-from aca_bench.benchmark.selection import choose, choose_shared, reference
+from aca_bench.benchmark.selection import choose, choose_shared, of_task, reference
 from aca_bench.benchmark.store import load_records
 
 
@@ -71,6 +71,7 @@ def markdown(
     show_default=True,
     help="Whose configurations are chosen among (erm: its epochs at the task's budget, e.g.).",
 )
+@click.option("--task", default=None, metavar="NAME", help="Only this task's records (default: all).")
 @click.option(
     "--metric",
     type=click.Choice(("clean_accuracy", "worst_group_accuracy")),
@@ -86,9 +87,11 @@ def markdown(
     help="The published protocol: one setting of --over for every value of KEY (e.g. max_grad_norm), "
     "the one whose worst KEY value trains best; KEY is then left out of --by.",
 )
-def command(out: str, by: str, over: str, algorithm: str, metric: str, shared_across: str | None) -> None:
+def command(
+    out: str, by: str, over: str, algorithm: str, task: str | None, metric: str, shared_across: str | None
+) -> None:
     """Pick hyperparameters per budget from a selection suite's records (alpha 0, validation split)."""
-    records, _ = load_records(out)
+    records = of_task(load_records(out)[0], task)
     by_keys = tuple(k for k in by.split(",") if k)
     over_keys = tuple(over.split(","))
     erm = reference(records, metric=metric) if algorithm != "erm" else None  # the bar others are held to
