@@ -1,8 +1,8 @@
-"""Hyperparameter selection as a firm does it: from a selection suite's records (alpha 0, scored on the
-validation split), per budget the grid point with the best mean clean accuracy (or another metric,
-such as the worst-group accuracy fairness methods are selected by) over seeds (`choose`),
-or the published protocol's one setting for every value of a key (`choose_shared`). Torch-free; the
-`aca-bench select` command and the docs render what it picks.
+"""Hyperparameter selection as a firm does it: from a selection suite's records (alpha 0, or with a
+collective the alpha given, scored on the validation split), per budget the grid point with the best
+mean clean accuracy (or another metric, such as the worst-group accuracy fairness methods are selected
+by) over seeds (`choose`), or the published protocol's one setting for every value of a key
+(`choose_shared`). Torch-free; the `aca-bench select` command and the docs render what it picks.
 """
 
 from collections import defaultdict
@@ -18,15 +18,18 @@ def choose(
     over: tuple[str, ...],
     algorithm: str = "dpsgd",
     metric: str = "clean_accuracy",
+    alpha: float = 0.0,
 ) -> list[dict]:
     """Per value of the `by` hyperparameters: the `over` values with the best mean `metric` over seeds
     (ties: the better mean clean accuracy, then the first in sorted order), with it (as `val_<metric>`),
     the seeds and the runner-up."""
-    acc = choose_all(records, by, over, algorithm, metric)
-    clean = choose_all(records, by, over, algorithm, "clean_accuracy")
+    acc = choose_all(records, by, over, algorithm, metric, alpha)
+    clean = choose_all(records, by, over, algorithm, "clean_accuracy", alpha)
     key = f"val_{metric}"
     if not acc:
-        raise BenchError(f"no {algorithm} records at alpha 0 on the validation split (eval_split: val)")
+        raise BenchError(
+            f"no {algorithm} records at alpha {alpha:g} on the validation split (eval_split: val)"
+        )
     picks = []
     for budget in sorted(acc, key=_order):
         scored = sorted(
@@ -83,18 +86,19 @@ def choose_all(
     over: tuple[str, ...],
     algorithm: str = "dpsgd",
     metric: str = "clean_accuracy",
+    alpha: float = 0.0,
 ) -> dict[tuple, dict[tuple, tuple[float, int]]]:
-    """(mean validation `metric` at alpha 0, seeds) of every grid point with at least MIN_SEEDS seeds,
-    per value of `by`."""
+    """(mean validation `metric` at `alpha` (0: no collective), seeds) of every grid point with at least
+    MIN_SEEDS seeds, per value of `by`."""
     acc: dict[tuple, dict[tuple, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     for r in records:
-        if r["algorithm"]["name"] != algorithm or float(r["alpha"]) != 0.0:
+        if r["algorithm"]["name"] != algorithm or float(r["alpha"]) != alpha:
             continue
         if r["task"].get("params", {}).get("eval_split") != "val":
             continue
         hp = r["algorithm"]["hparams"]
         if metric not in r["metrics"]:
-            raise BenchError(f"{algorithm} records at alpha 0 have no metric '{metric}'")
+            raise BenchError(f"{algorithm} records at alpha {alpha:g} have no metric '{metric}'")
         acc[tuple(hp[k] for k in by)][tuple(hp[k] for k in over)][r["seed"]] = r["metrics"][metric]
     return {
         budget: {pt: (sum(s.values()) / len(s), len(s)) for pt, s in points.items() if len(s) >= MIN_SEEDS}
@@ -111,13 +115,15 @@ def _order(budget: tuple) -> tuple:
     return tuple(-x if isinstance(x, float) else 0 for x in budget)
 
 
-def reference(records: list[dict], algorithm: str = "erm", metric: str = "clean_accuracy") -> float | None:
-    """Mean validation `metric` at alpha 0 of `algorithm`'s records (the ERM bar)."""
+def reference(
+    records: list[dict], algorithm: str = "erm", metric: str = "clean_accuracy", alpha: float = 0.0
+) -> float | None:
+    """Mean validation `metric` at `alpha` of `algorithm`'s records (the ERM bar)."""
     accs = [
         r["metrics"][metric]
         for r in records
         if r["algorithm"]["name"] == algorithm
-        and float(r["alpha"]) == 0.0
+        and float(r["alpha"]) == alpha
         and r["task"].get("params", {}).get("eval_split") == "val"
     ]
     return sum(accs) / len(accs) if accs else None

@@ -11,8 +11,8 @@ columns named, in order; `where=COLUMN:TEXT` keeps rows whose column contains TE
 the scaling tables of `aca_bench.benchmark.scaling.markdown` instead (`view=scaling-fits`: the fits
 alone); `view=against:KEY by=PARAM` with
 several comma-separated stores gives `against.markdown`, the stores side by side; `view=select
-by=A,B over=C,D [shared=B] [algorithm=NAME] [task=NAME] [metric=NAME]` the picks of a selection suite,
-`select.markdown`; `view=results` what
+by=A,B over=C,D [shared=B] [algorithm=NAME] [task=NAME] [metric=NAME] [alpha=A]` the picks of a
+selection suite, `select.markdown`; `view=results` what
 `aca-bench results` prints, in a code block; `view=adaptive` with a fixed-grid store and an adaptive one,
 `perf_adaptive.markdown`, and `view=adaptive-summary` its totals, `perf_adaptive.summary`;
 `view=adaptive-floor` with one adaptive store, what it trained against the least its design could have,
@@ -156,6 +156,7 @@ def render_block(spec: str, root: Path, target: float = TARGET) -> str:
             opts.get("shared"),
             opts.get("algorithm", "dpsgd"),
             opts.get("metric", "clean_accuracy"),
+            float(opts.get("alpha", 0.0)),
         )
         return picks + "\n\n" + provenance(records) + "\n"
     if opts.get("view", "").startswith("against:"):  # alpha* against one hyperparameter, stores side by side

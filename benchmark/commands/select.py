@@ -2,7 +2,8 @@
 validation split), per budget the grid point with the best mean clean accuracy (or --metric) over seeds.
 
     aca-bench select --out DIR [--by target_epsilon,max_grad_norm] [--over lr,epochs]
-                     [--shared-across max_grad_norm] [--algorithm NAME] [--task NAME] [--metric NAME]
+                     [--shared-across max_grad_norm] [--algorithm NAME] [--task NAME] [--alpha A]
+                     [--metric NAME]
 
 prints one line per budget (the values of `--by`) with the chosen values of `--over`, the mean
 validation clean accuracy, the seeds behind it and the runner-up. Only grid points with at least
@@ -30,6 +31,7 @@ def markdown(
     shared: str | None = None,
     algorithm: str = "dpsgd",
     metric: str = "clean_accuracy",
+    alpha: float = 0.0,
 ) -> str:
     """The picks as a Markdown table: per budget the chosen `over` values and their validation `metric`
     (with the runner-up), or with `shared` the one setting for every value of that key and its worst
@@ -52,10 +54,10 @@ def markdown(
                 p["seeds"],
                 "-" if p["runner_up"] is None else f"{p['runner_up'][key]:.3f}",
             ]
-            for p in choose(records, by, over, algorithm, metric)
+            for p in choose(records, by, over, algorithm, metric, alpha)
         ]
     lines = [markdown_table(heads, rows)]
-    erm = reference(records, metric=metric) if algorithm != "erm" else None
+    erm = reference(records, metric=metric, alpha=alpha) if algorithm != "erm" else None
     if erm is not None:
         lines += ["", f"ERM at the task's budget on the same split: val {words} {erm:.3f}."]
     return "\n".join(lines)
@@ -73,6 +75,13 @@ def markdown(
 )
 @click.option("--task", default=None, metavar="NAME", help="Only this task's records (default: all).")
 @click.option(
+    "--alpha",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="The records at this alpha (0: no collective; above 0 with val_collective: one in the split too).",
+)
+@click.option(
     "--metric",
     type=click.Choice(("clean_accuracy", "worst_group_accuracy")),
     default="clean_accuracy",
@@ -88,13 +97,20 @@ def markdown(
     "the one whose worst KEY value trains best; KEY is then left out of --by.",
 )
 def command(
-    out: str, by: str, over: str, algorithm: str, task: str | None, metric: str, shared_across: str | None
+    out: str,
+    by: str,
+    over: str,
+    algorithm: str,
+    task: str | None,
+    alpha: float,
+    metric: str,
+    shared_across: str | None,
 ) -> None:
     """Pick hyperparameters per budget from a selection suite's records (alpha 0, validation split)."""
     records = of_task(load_records(out)[0], task)
     by_keys = tuple(k for k in by.split(",") if k)
     over_keys = tuple(over.split(","))
-    erm = reference(records, metric=metric) if algorithm != "erm" else None  # the bar others are held to
+    erm = reference(records, metric=metric, alpha=alpha) if algorithm != "erm" else None  # others' bar
     if erm is not None:
         click.echo(f"erm (task budget): val {metric.replace('_', ' ')} {erm:.4f}")
     if shared_across:
@@ -108,7 +124,7 @@ def command(
             )
         return
     key, words = f"val_{metric}", metric.replace("_", " ")
-    for p in choose(records, by_keys, over_keys, algorithm, metric):
+    for p in choose(records, by_keys, over_keys, algorithm, metric, alpha):
         head = ", ".join(f"{k}={_value(p[k])}" for k in by_keys) or algorithm
         pick = ", ".join(f"{k}={p[k]}" for k in over_keys)
         ru = p["runner_up"]
