@@ -125,6 +125,23 @@ def test_the_fit_recovers_the_true_alpha_star_of_its_own_simulation():
     assert fitted.alpha_star(0.9) == pytest.approx(truth, rel=0.15)
 
 
+def test_a_saturated_mean_follows_a_curve_that_sits_flat_and_then_jumps_where_a_line_cannot():
+    # DP-SGD at epsilon 1 in shape: S near 0.12 up to alpha 0.2, above 0.9 from 0.3
+    alphas = np.array([0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4])
+    centre = float(np.log(alphas[1:]).mean())
+    knots = tuple((np.log(alphas[1:]) - centre).tolist())
+    levels = (-2.0, -2.0, -1.5, 0.5, 3.0, 4.0, 4.0)
+    jump = Model(centre, 0.0, 0.0, 0.3, 0.1, 0.0, 0.6, 0.01, 0.995, 1.0, knots, levels)
+    truth = jump.alpha_star(0.9)
+    assert 0.25 < truth < 0.3
+    success = jump.simulate(alphas, np.full(len(alphas), 900), 20, 1, np.random.default_rng(3))[0]
+    data = Cells(alphas, success, np.full(success.shape, 900))
+    records = success[:, 1:].mean(0)
+    gap = {sat: np.abs(fit(data, sat).mean_curve(alphas[1:]) - records).max() for sat in (True, False)}
+    assert gap[True] < 0.05 < gap[False]
+    assert fit(data, saturated=True).alpha_star(0.9) == pytest.approx(truth, rel=0.05)
+
+
 def test_the_coverage_command_prints_both_estimators_for_each_configuration(tmp_path):
     rng = np.random.default_rng(2)
     success = MODEL.simulate(FINE, np.full(len(FINE), 900), 5, 1, rng)[0]

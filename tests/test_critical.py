@@ -21,7 +21,7 @@ from aca_bench.benchmark.critical import (
     degenerate_reason,
     linear_secant,
 )
-from aca_bench.benchmark.selection import choose, choose_shared
+from aca_bench.benchmark.selection import choose, choose_shared, of_task
 from aca_bench.benchmark.store import Store
 
 ALPHAS = np.array([0.0, 0.001, 0.01, 0.1])
@@ -263,3 +263,35 @@ def test_shared_setting_maximises_the_worst_clip():
     ]
     shared_table = markdown(recs, ("target_epsilon", "max_grad_norm"), ("lr",), shared="max_grad_norm")
     assert shared_table.splitlines()[2:] == ["| 2.0 | 4.0 | 0.800 |"]
+
+
+def test_fairness_methods_are_picked_by_worst_group_accuracy_per_task_and_alpha(cli, tmp_path):
+    """JTT-like records on two tasks and at two alphas: --task keeps one task, --alpha one alpha, the
+    metric is the worst-group accuracy, and a tie on it goes to the better clean accuracy."""
+    recs = []
+    for task, alpha, upweight, worst, clean in [
+        ("grouped_digits", 0.0, 5.0, 0.70, 0.97),
+        ("grouped_digits", 0.0, 20.0, 0.76, 0.95),
+        ("grouped_digits", 0.008, 5.0, 0.60, 0.97),
+        ("grouped_digits", 0.008, 20.0, 0.60, 0.98),  # ties on worst group: clean accuracy decides
+        ("waterbirds_feature_flip", 0.0, 5.0, 0.90, 0.90),  # another task: never mixed in
+    ]:
+        for seed in range(2):
+            r = record(math.inf, alpha, seed, 0.0, clean, 0.0, task_params={"eval_split": "val"})
+            r["task"]["name"] = task
+            r["algorithm"] = {"name": "jtt", "hparams": {"id_epochs": 1, "upweight": upweight}}
+            r["metrics"]["worst_group_accuracy"] = worst
+            recs.append(r)
+    (pick,) = choose(of_task(recs, "grouped_digits"), (), ("upweight",), "jtt", "worst_group_accuracy")
+    assert pick["upweight"] == 20.0 and pick["val_worst_group_accuracy"] == pytest.approx(0.76)
+    (tie,) = choose(of_task(recs, "grouped_digits"), (), ("upweight",), "jtt", "worst_group_accuracy", 0.008)
+    assert tie["upweight"] == 20.0 and tie["runner_up"]["upweight"] == 5.0
+    Store(tmp_path).append([{**r, "run_id": f"r{i}"} for i, r in enumerate(recs)])
+    args = ["--by", "", "--over", "upweight", "--algorithm", "jtt", "--metric", "worst_group_accuracy"]
+    out = cli("select", "--out", tmp_path, "--task", "grouped_digits", "--alpha", "0.008", *args)
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines()[-1] == (
+        "jtt: upweight=20.0  val worst group accuracy 0.6000 (2 seeds, 2 grid points; runner-up 0.6000)"
+    )
+    table = markdown(of_task(recs, "grouped_digits"), (), ("upweight",), None, "jtt", "worst_group_accuracy")
+    assert table.splitlines()[0] == "| upweight | val worst-group acc | seeds | runner-up |"

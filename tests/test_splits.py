@@ -91,4 +91,7 @@ def test_real_digits_subsample_is_balanced():
 def test_a_collective_in_the_validation_split_needs_one():
     with pytest.raises(BenchError, match="'val_collective' needs eval_split val"):
         carve(_data([0, 1] * 10), DEFAULTS | {"val_collective": True})
-    assert carve(_data([0, 1] * 10), DEFAULTS | {"eval_split": "val", "val_collective": True}).x_test.shape[0] == 4
+    assert (
+        carve(_data([0, 1] * 10), DEFAULTS | {"eval_split": "val", "val_collective": True}).x_test.shape[0]
+        == 4
+    )

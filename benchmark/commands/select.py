@@ -19,6 +19,8 @@ from aca_bench.benchmark.markdown import markdown_table
 from aca_bench.benchmark.selection import choose, choose_shared, of_task, reference
 from aca_bench.benchmark.store import load_records
 
+SHORT = {"clean_accuracy": "clean acc", "worst_group_accuracy": "worst-group acc"}  # table headings
+
 
 def _value(v: object) -> object:
     return "inf" if isinstance(v, float) and math.isinf(v) else v
@@ -36,7 +38,7 @@ def markdown(
     """The picks as a Markdown table: per budget the chosen `over` values and their validation `metric`
     (with the runner-up), or with `shared` the one setting for every value of that key and its worst
     accuracy; ERM's on the same split, if present, in a last line."""
-    words = metric.replace("_", " ")
+    words = SHORT.get(metric, metric)
     if shared:
         by = tuple(k for k in by if k != shared)
         heads = [*by, *over, f"worst val clean acc over {shared}"]
