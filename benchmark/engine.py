@@ -16,14 +16,15 @@ import torch
 from torch import nn
 from torch.func import stack_module_state, vmap
 
-from aca_bench.algorithms.base import Algorithm, FunctionalModel, Sampling, Setting, Tensors
+from aca_bench.algorithms.base import BATCH_KEYS, Algorithm, FunctionalModel, Sampling, Setting, Tensors
 from aca_bench.benchmark.collective import collective_indices
 from aca_bench.benchmark.rng import key_from, uniform
 from aca_bench.tasks.base import Task, TaskData
 
 EVAL_CHUNK = 2048
 SLOT_MULTIPLE = 8  # trimmed Poisson batches have a multiple of this many slots: few distinct shapes
-SLOTTED = ("x", "y", "mask", "index", "group")  # the batch entries with a slot per example (`make_batch`)
+# the batch entries with a slot per example (`make_batch`): all but the per-model `key`
+SLOTTED = tuple(k for k in BATCH_KEYS if k != "key")
 
 
 @dataclass

@@ -79,9 +79,8 @@ class Experiment:
     alpha_range: tuple[float, float] = adaptive.DEFAULT_RANGE
     rel_width: float = adaptive.DEFAULT_REL_WIDTH
     max_rounds: int = adaptive.DEFAULT_MAX_ROUNDS
-    budget: dict[str, Any] = field(
-        default_factory=dict
-    )  # the suite's training budget (`aca_bench.benchmark.budget`)
+    # the suite's training budget (`aca_bench.benchmark.budget`)
+    budget: dict[str, Any] = field(default_factory=dict)
 
     @property
     def search(self) -> adaptive.Search | None:

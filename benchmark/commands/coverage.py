@@ -29,10 +29,8 @@ from aca_bench.benchmark.store import load_records
 # name -> estimator, side by side: the t-band test inversion in use and the percentile bootstrap it replaced
 ESTIMATORS = {"t-inversion": critical_mass, "bootstrap": critical_mass_bootstrap}
 SIMS = 500
-MEANS = (
-    "saturated",
-    "logistic",
-)  # the generative model's mean curve (benchmark/coverage.py); the first judges
+# the generative model's mean curve (benchmark/coverage.py); the first is the judge by default
+MEANS = ("saturated", "logistic")
 
 
 def summary(
